@@ -159,6 +159,10 @@ impl DataKind {
     pub const fn intersection(self, other: DataKind) -> DataKind {
         DataKind(self.0 & other.0)
     }
+    /// The kinds in `self` that are not in `other`.
+    pub const fn difference(self, other: DataKind) -> DataKind {
+        DataKind(self.0 & !other.0 & DataKind::ALL.0)
+    }
     pub const fn contains(self, other: DataKind) -> bool {
         self.0 & other.0 == other.0
     }

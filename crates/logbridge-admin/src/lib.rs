@@ -1,0 +1,191 @@
+//! The admin HTTP server.
+//!
+//! - `GET /debug/metrics`: every component's counters, queue fill and sink
+//!   write latency, plus process metrics, in the Prometheus text format.
+//! - `GET /healthz`: 200 while the process runs.
+//! - `GET /readyz`: 200 once every component has started and none has
+//!   failed, 503 with the states otherwise.
+//! - `GET /api/v1/topology`: components, types, inputs and outputs as JSON.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use logbridge_component::ShutdownSignal;
+use logbridge_component::telemetry::Registry;
+use logbridge_config::Config;
+use logbridge_topology::Health;
+use serde::Serialize;
+
+/// What the API says about one component.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    pub id: String,
+    pub kind: &'static str,
+    #[serde(rename = "type")]
+    pub component_type: String,
+    pub inputs: Vec<String>,
+    /// Output names as other components address them (`id` or `id.name`).
+    pub outputs: Vec<OutputInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputInfo {
+    pub name: String,
+    pub kinds: String,
+}
+
+/// The topology as the API shows it.
+pub fn describe(config: &Config) -> Vec<ComponentInfo> {
+    let outputs = |id: &str| -> Vec<OutputInfo> {
+        config
+            .outputs_of(id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| OutputInfo {
+                name: match o.name {
+                    Some(n) => format!("{id}.{n}"),
+                    None => id.to_owned(),
+                },
+                kinds: o.kinds.to_string(),
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (id, s) in &config.sources {
+        out.push(ComponentInfo {
+            id: id.clone(),
+            kind: "source",
+            component_type: s.type_name.clone(),
+            inputs: vec![],
+            outputs: outputs(id),
+        });
+    }
+    for (id, t) in &config.transforms {
+        out.push(ComponentInfo {
+            id: id.clone(),
+            kind: "transform",
+            component_type: t.type_name.clone(),
+            inputs: t.inputs.clone(),
+            outputs: outputs(id),
+        });
+    }
+    for (id, s) in &config.sinks {
+        out.push(ComponentInfo {
+            id: id.clone(),
+            kind: "sink",
+            component_type: s.type_name.clone(),
+            inputs: s.inputs.clone(),
+            outputs: vec![],
+        });
+    }
+    out
+}
+
+struct AppState {
+    registry: Arc<Registry>,
+    health: Arc<Health>,
+    topology: Vec<ComponentInfo>,
+    started: Instant,
+}
+
+/// Binds the admin address (so a taken port is an error at startup) and
+/// returns the server future, which ends when `stop` fires.
+pub async fn bind(
+    address: SocketAddr,
+    registry: Arc<Registry>,
+    health: Arc<Health>,
+    topology: Vec<ComponentInfo>,
+    stop: ShutdownSignal,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>>,
+)> {
+    let state = Arc::new(AppState {
+        registry,
+        health,
+        topology,
+        started: Instant::now(),
+    });
+    let app = Router::new()
+        .route("/debug/metrics", get(metrics))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/topology", get(topology_json))
+        .route("/api/v1/health", get(health_json))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let local = listener.local_addr()?;
+    let server = async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.wait().await })
+            .await
+    };
+    Ok((local, server))
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    let mut text = s.registry.render();
+    text.push_str(&process_metrics(s.started));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    if s.health.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(s.health.snapshot())).into_response()
+    }
+}
+
+async fn topology_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "success", "data": { "components": s.topology } }))
+}
+
+async fn health_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "success", "data": s.health.snapshot() }))
+}
+
+/// Resident memory and uptime, read from /proc where it exists.
+fn process_metrics(started: Instant) -> String {
+    let mut out = String::new();
+    let page = 4096u64;
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm")
+        && let Some(rss_pages) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+    {
+        out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
+        out.push_str(&format!(
+            "process_resident_memory_bytes {}\n",
+            rss_pages * page
+        ));
+    }
+    out.push_str("# HELP logbridge_uptime_seconds Seconds since the process started.\n# TYPE logbridge_uptime_seconds gauge\n");
+    out.push_str(&format!(
+        "logbridge_uptime_seconds {}\n",
+        started.elapsed().as_secs_f64()
+    ));
+    out.push_str(
+        "# HELP logbridge_build_info Build information.\n# TYPE logbridge_build_info gauge\n",
+    );
+    out.push_str(&format!(
+        "logbridge_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out
+}

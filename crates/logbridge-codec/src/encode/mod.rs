@@ -1,0 +1,112 @@
+//! Output codecs for the file and console sinks: one event becomes one line.
+//!
+//! An [`Encoder`] appends an event and a `\n` to a caller's buffer; it
+//! allocates only where a format needs it (never a copy of a log's
+//! attributes) and cannot fail: what a format cannot hold is replaced
+//! (invalid UTF-8 by U+FFFD, NaN and infinities by `null` in JSON).
+//!
+//! What each codec writes:
+//! - `json`: a log is one object of its fields (the attributes, `message`
+//!   for the body, and `timestamp` in RFC 3339 when the log has a time and
+//!   no attribute of that name), keys sorted. Metrics and spans are objects
+//!   of their parts, keys sorted too (see `view.rs` for the field names).
+//! - `logfmt`: the same fields as `key=value` pairs, sorted; nested objects
+//!   are flattened with dots (`http.method=GET`) and arrays with indexes
+//!   (`tags[0]=a`). A value is quoted when it is empty or holds a space, a
+//!   control character, `=` or `"`, with `\"`, `\\`, `\n`, `\r`, `\t` and
+//!   `\u00XX` escapes. `null` is written as `key=`. Bytes of a key that
+//!   logfmt cannot hold (space, control, `=`, `"`) become `_`.
+//! - `text`: a log's body as it is: a string body byte for byte (newlines
+//!   and invalid UTF-8 included, as Vector does: what came in a line goes
+//!   out the same), other bodies as [`Value::to_string_lossy`] renders
+//!   them, and an empty line for a log without a body. A metric is one
+//!   Prometheus-like line, `name{label="value"} 42 1700000000000` (the
+//!   timestamp in milliseconds, left out when unknown; histograms and
+//!   summaries write `count=N sum=S` and their buckets `le=0.1:3,+Inf:1`
+//!   or quantiles `q=0.5:1.2,0.99:3.4` instead of the value); a span is
+//!   `name trace_id span_id 12.345ms`.
+//!
+//! [`Value::to_string_lossy`]: logbridge_event::Value::to_string_lossy
+
+mod json;
+mod logfmt;
+mod text;
+mod view;
+mod write;
+
+use std::fmt;
+use std::str::FromStr;
+
+use logbridge_event::Event;
+
+/// An output format, as written in a config (`codec = "json"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    Json,
+    Logfmt,
+    Text,
+}
+
+impl Codec {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Codec::Json => "json",
+            Codec::Logfmt => "logfmt",
+            Codec::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A codec name that is not one of `json`, `logfmt`, `text`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown codec `{0}`, expected one of json, logfmt, text")]
+pub struct UnknownCodec(pub String);
+
+impl FromStr for Codec {
+    type Err = UnknownCodec;
+
+    fn from_str(s: &str) -> Result<Codec, UnknownCodec> {
+        match s {
+            "json" => Ok(Codec::Json),
+            "logfmt" => Ok(Codec::Logfmt),
+            "text" => Ok(Codec::Text),
+            other => Err(UnknownCodec(other.to_owned())),
+        }
+    }
+}
+
+/// Writes events in one [`Codec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoder {
+    codec: Codec,
+}
+
+impl Encoder {
+    pub fn new(codec: Codec) -> Self {
+        Encoder { codec }
+    }
+
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// Appends one event and a trailing `\n` to `out`.
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) {
+        match self.codec {
+            Codec::Json => json::encode(event, out),
+            Codec::Logfmt => logfmt::encode(event, out),
+            Codec::Text => text::encode(event, out),
+        }
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! Codecs: how bytes become events and events become bytes.
+//!
+//! Three parts, kept apart so that each can be combined with the others:
+//! - [`framing`] cuts a byte stream into records (lines) with a maximum
+//!   length; it knows nothing of formats.
+//! - [`decode`] parses one record into fields (`json`, `logfmt`, `regex`,
+//!   `syslog`) for the `parse` transform.
+//! - [`encode`] writes events as lines (`json`, `logfmt`, `text`) for the
+//!   file and console sinks.
+//!
+//! Architecture invariants: no I/O and no clock (callers pass buffers and
+//! the time in); every decoder is size-capped (a line by the framer's
+//! maximum, a record by [`decode::MAX_PARSE_INPUT_BYTES`], JSON nesting by
+//! serde_json's recursion limit); no input can make this crate panic, bad
+//! input is an error value.
+
+pub mod decode;
+pub mod encode;
+pub mod framing;
+
+pub use decode::{ConfigError, MAX_PARSE_INPUT_BYTES, ParseError, Parser, ParserConfig};
+pub use encode::{Codec, Encoder, UnknownCodec};
+pub use framing::{Frame, LineFramer};

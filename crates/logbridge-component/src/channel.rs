@@ -1,0 +1,187 @@
+//! Bounded channels between components.
+//!
+//! A channel is bounded twice: in events and in bytes (estimated). A sender
+//! waits for room in both before its batch is queued, so a slow consumer
+//! slows its producers and memory stays bounded whatever the input rate. A
+//! batch larger than the whole channel is let through alone once the
+//! channel is empty, so it cannot wait forever.
+
+use std::sync::Arc;
+
+use logbridge_event::EventBatch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+/// Default capacity of a channel between two components.
+pub const DEFAULT_MAX_EVENTS: usize = 16_384;
+pub const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+struct Limits {
+    events: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    max_events: usize,
+    max_bytes: usize,
+}
+
+struct Item {
+    batch: EventBatch,
+    _events: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// The sending half; cheap to clone (one per upstream).
+#[derive(Clone)]
+pub struct BatchSender {
+    tx: mpsc::UnboundedSender<Item>,
+    limits: Arc<Limits>,
+}
+
+/// The receiving half; the channel ends when every sender is dropped.
+pub struct BatchReceiver {
+    rx: mpsc::UnboundedReceiver<Item>,
+    limits: Arc<Limits>,
+}
+
+/// The consumer went away; the batch is handed back.
+#[derive(Debug)]
+pub struct SendError(pub EventBatch);
+
+/// A channel holding at most `max_events` events and `max_bytes` bytes.
+pub fn bounded(max_events: usize, max_bytes: usize) -> (BatchSender, BatchReceiver) {
+    let max_events = max_events.clamp(1, Semaphore::MAX_PERMITS);
+    let max_bytes = max_bytes.clamp(1, Semaphore::MAX_PERMITS);
+    let limits = Arc::new(Limits {
+        events: Arc::new(Semaphore::new(max_events)),
+        bytes: Arc::new(Semaphore::new(max_bytes)),
+        max_events,
+        max_bytes,
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    (
+        BatchSender {
+            tx,
+            limits: limits.clone(),
+        },
+        BatchReceiver { rx, limits },
+    )
+}
+
+fn permits(n: usize, max: usize) -> u32 {
+    // A batch larger than the channel takes the whole channel.
+    u32::try_from(n.clamp(1, max)).unwrap_or(u32::MAX)
+}
+
+impl BatchSender {
+    /// Queues `batch`, waiting while the channel is full.
+    pub async fn send(&self, batch: EventBatch) -> Result<(), SendError> {
+        let l = &self.limits;
+        let events = l
+            .events
+            .clone()
+            .acquire_many_owned(permits(batch.len(), l.max_events))
+            .await;
+        let bytes = l
+            .bytes
+            .clone()
+            .acquire_many_owned(permits(batch.byte_size(), l.max_bytes))
+            .await;
+        let (Ok(events), Ok(bytes)) = (events, bytes) else {
+            return Err(SendError(batch));
+        };
+        self.tx
+            .send(Item {
+                batch,
+                _events: events,
+                _bytes: bytes,
+            })
+            .map_err(|e| SendError(e.0.batch))
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+impl BatchReceiver {
+    /// The next batch; `None` once every sender is gone and the channel is
+    /// empty.
+    pub async fn recv(&mut self) -> Option<EventBatch> {
+        self.rx.recv().await.map(|item| item.batch)
+    }
+
+    /// A batch if one is queued now.
+    pub fn try_recv(&mut self) -> Option<EventBatch> {
+        self.rx.try_recv().ok().map(|item| item.batch)
+    }
+
+    /// A handle that reports how full the channel is.
+    pub fn usage(&self) -> ChannelUsage {
+        ChannelUsage {
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// Reads a channel's fill level (for the buffer gauges).
+#[derive(Clone)]
+pub struct ChannelUsage {
+    limits: Arc<Limits>,
+}
+
+impl ChannelUsage {
+    pub fn events(&self) -> usize {
+        self.limits.max_events - self.limits.events.available_permits()
+    }
+    pub fn bytes(&self) -> usize {
+        self.limits.max_bytes - self.limits.bytes.available_permits()
+    }
+    pub fn max_events(&self) -> usize {
+        self.limits.max_events
+    }
+    pub fn max_bytes(&self) -> usize {
+        self.limits.max_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logbridge_event::{Event, LogRecord};
+    use std::time::Duration;
+
+    fn batch(n: usize, bytes: usize) -> EventBatch {
+        EventBatch::with_size(vec![Event::Log(LogRecord::default()); n], bytes)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_channel_blocks_until_drained() {
+        let (tx, mut rx) = bounded(10, 1000);
+        tx.send(batch(8, 100)).await.unwrap();
+        let usage = rx.usage();
+        assert_eq!(usage.events(), 8);
+        let blocked = tokio::time::timeout(Duration::from_secs(1), tx.send(batch(5, 10))).await;
+        assert!(blocked.is_err(), "events bound must block");
+        assert_eq!(rx.recv().await.unwrap().len(), 8);
+        tx.send(batch(5, 10)).await.unwrap();
+        assert_eq!(usage.events(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_bound_blocks_too() {
+        let (tx, mut rx) = bounded(1000, 100);
+        tx.send(batch(1, 90)).await.unwrap();
+        let blocked = tokio::time::timeout(Duration::from_secs(1), tx.send(batch(1, 20))).await;
+        assert!(blocked.is_err(), "bytes bound must block");
+        rx.recv().await.unwrap();
+        // Larger than the channel: goes through alone.
+        tx.send(batch(1, 10_000)).await.unwrap();
+        assert_eq!(rx.usage().bytes(), 100);
+    }
+
+    #[tokio::test]
+    async fn ends_when_senders_drop() {
+        let (tx, mut rx) = bounded(10, 10);
+        drop(tx);
+        assert!(rx.recv().await.is_none());
+    }
+}

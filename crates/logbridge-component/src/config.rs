@@ -1,0 +1,105 @@
+//! What a config section builds: the `*Config` traits, the build context and
+//! build errors.
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use logbridge_event::DataKind;
+
+use crate::telemetry::{ComponentKind, ComponentMetrics};
+use crate::traits::{Sink, Source, Transform};
+
+/// An output a component declares: `None` is the default output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputDef {
+    pub name: Option<String>,
+    pub kinds: DataKind,
+}
+
+impl OutputDef {
+    pub fn default_output(kinds: DataKind) -> OutputDef {
+        OutputDef { name: None, kinds }
+    }
+    pub fn named(name: &str, kinds: DataKind) -> OutputDef {
+        OutputDef {
+            name: Some(name.to_owned()),
+            kinds,
+        }
+    }
+}
+
+/// What building a component may need to know.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    pub id: String,
+    /// The global `data_dir`.
+    pub data_dir: PathBuf,
+    /// The component's counters (transforms count what they discard here).
+    pub metrics: Arc<ComponentMetrics>,
+}
+
+impl BuildContext {
+    /// A context with fresh counters, for `validate` and tests.
+    pub fn detached(id: &str, kind: ComponentKind, data_dir: PathBuf) -> BuildContext {
+        BuildContext {
+            id: id.to_owned(),
+            data_dir,
+            metrics: Arc::new(ComponentMetrics::new(id, kind, "")),
+        }
+    }
+
+    /// This component's own state directory.
+    pub fn component_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.id)
+    }
+}
+
+/// An option that is well-formed but unusable (a regex that does not
+/// compile, a condition with a syntax error, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BuildError {
+    /// The option at fault, so the error can point at its line.
+    pub option: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl BuildError {
+    pub fn new(option: &str, message: impl Into<String>) -> BuildError {
+        BuildError {
+            option: Some(option.to_owned()),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> BuildError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+pub trait SourceConfig: Debug + Send + Sync {
+    fn build(&self, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError>;
+    fn outputs(&self) -> Vec<OutputDef>;
+    /// Whether the source waits for sinks to acknowledge before committing
+    /// its position.
+    fn can_acknowledge(&self) -> bool {
+        false
+    }
+}
+
+pub trait TransformConfig: Debug + Send + Sync {
+    fn build(&self, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError>;
+    /// The kinds of events it accepts.
+    fn input_kinds(&self) -> DataKind;
+    /// Its outputs, given the kinds of events that reach it.
+    fn outputs(&self, input: DataKind) -> Vec<OutputDef>;
+}
+
+pub trait SinkConfig: Debug + Send + Sync {
+    fn build(&self, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError>;
+    fn input_kinds(&self) -> DataKind;
+}

@@ -1,0 +1,30 @@
+//! The interface every logbridge component implements, and the plumbing
+//! between components.
+//!
+//! - [`SourceConfig`], [`TransformConfig`], [`SinkConfig`]: what a config
+//!   section builds; they declare the data kinds they take and emit, so the
+//!   topology can reject a metrics source wired into a log-only transform.
+//! - [`Source`], [`Transform`], [`Sink`]: the running components. Sources and
+//!   sinks are async tasks; transforms are plain functions over batches,
+//!   driven by the topology (and so testable without a runtime).
+//! - [`channel`]: bounded channels, in events and in bytes.
+//! - [`Output`]: fan-out to several consumers without copying events.
+//! - [`telemetry`]: the per-component counters behind `/debug/metrics`.
+//!
+//! This crate spawns no tasks: the topology does.
+
+pub mod channel;
+mod config;
+mod context;
+mod output;
+pub mod telemetry;
+mod traits;
+
+pub use config::{BuildContext, BuildError, OutputDef, SinkConfig, SourceConfig, TransformConfig};
+pub use context::{ShutdownSignal, SinkContext, SourceContext};
+pub use output::{Output, SourceOutputs, TransformOutputs};
+pub use traits::{ComponentError, Sink, Source, Transform};
+
+/// The name of the output that every failing transform and decoding source
+/// routes unparseable events to.
+pub const DROPPED_OUTPUT: &str = "dropped";

@@ -1,0 +1,318 @@
+//! Per-component counters, gauges and histograms, and their rendering in
+//! the Prometheus text format for `/debug/metrics`.
+//!
+//! Counters are plain atomics bumped once per batch, so telemetry costs
+//! nothing per event. The names are part of the API (see the README).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::channel::ChannelUsage;
+
+/// Which part of the pipeline a component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Source,
+    Transform,
+    Sink,
+}
+
+impl ComponentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentKind::Source => "source",
+            ComponentKind::Transform => "transform",
+            ComponentKind::Sink => "sink",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the write latency histogram buckets.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A fixed-bucket histogram of durations.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in nanoseconds.
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+}
+
+/// The counters of one component.
+#[derive(Debug)]
+pub struct ComponentMetrics {
+    pub id: String,
+    pub kind: ComponentKind,
+    pub component_type: String,
+    pub received_events: AtomicU64,
+    pub received_bytes: AtomicU64,
+    pub sent_events: AtomicU64,
+    pub sent_bytes: AtomicU64,
+    /// Events dropped on purpose (a filter that did not match).
+    pub discarded_intentional: AtomicU64,
+    /// Events dropped because they could not be handled (too long, full
+    /// buffer with `drop_newest`, ...).
+    pub discarded_unintentional: AtomicU64,
+    pub errors: AtomicU64,
+    /// Write latency of a sink.
+    pub write_latency: Histogram,
+}
+
+impl ComponentMetrics {
+    pub fn new(id: &str, kind: ComponentKind, component_type: &str) -> ComponentMetrics {
+        ComponentMetrics {
+            id: id.to_owned(),
+            kind,
+            component_type: component_type.to_owned(),
+            received_events: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
+            sent_events: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+            discarded_intentional: AtomicU64::new(0),
+            discarded_unintentional: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            write_latency: Histogram::default(),
+        }
+    }
+
+    pub fn add_received(&self, events: usize, bytes: usize) {
+        self.received_events
+            .fetch_add(events as u64, Ordering::Relaxed);
+        self.received_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_sent(&self, events: usize, bytes: usize) {
+        self.sent_events.fetch_add(events as u64, Ordering::Relaxed);
+        self.sent_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_discarded(&self, events: usize, intentional: bool) {
+        let c = if intentional {
+            &self.discarded_intentional
+        } else {
+            &self.discarded_unintentional
+        };
+        c.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn labels(&self) -> String {
+        format!(
+            "component_id=\"{}\",component_kind=\"{}\",component_type=\"{}\"",
+            escape(&self.id),
+            self.kind.as_str(),
+            escape(&self.component_type)
+        )
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A channel feeding a component, for the fill gauges.
+struct ChannelGauge {
+    component_id: String,
+    usage: ChannelUsage,
+}
+
+/// Every component's metrics, registered by the topology.
+#[derive(Default)]
+pub struct Registry {
+    components: Mutex<Vec<Arc<ComponentMetrics>>>,
+    channels: Mutex<Vec<ChannelGauge>>,
+}
+
+impl Registry {
+    pub fn new() -> Arc<Registry> {
+        Arc::new(Registry::default())
+    }
+
+    pub fn register(
+        &self,
+        id: &str,
+        kind: ComponentKind,
+        component_type: &str,
+    ) -> Arc<ComponentMetrics> {
+        let m = Arc::new(ComponentMetrics::new(id, kind, component_type));
+        lock(&self.components).push(m.clone());
+        m
+    }
+
+    pub fn register_channel(&self, component_id: &str, usage: ChannelUsage) {
+        lock(&self.channels).push(ChannelGauge {
+            component_id: component_id.to_owned(),
+            usage,
+        });
+    }
+
+    pub fn components(&self) -> Vec<Arc<ComponentMetrics>> {
+        lock(&self.components).clone()
+    }
+
+    /// The metrics in the Prometheus text exposition format (0.0.4).
+    pub fn render(&self) -> String {
+        let components = self.components();
+        let mut out = String::with_capacity(4096);
+        type Getter = fn(&ComponentMetrics) -> u64;
+        let counters: [(&str, &str, Getter); 6] = [
+            (
+                "logbridge_component_received_events_total",
+                "Events received by the component.",
+                |m| m.received_events.load(Ordering::Relaxed),
+            ),
+            (
+                "logbridge_component_received_bytes_total",
+                "Bytes received by the component.",
+                |m| m.received_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "logbridge_component_sent_events_total",
+                "Events sent on by the component.",
+                |m| m.sent_events.load(Ordering::Relaxed),
+            ),
+            (
+                "logbridge_component_sent_bytes_total",
+                "Bytes sent on by the component.",
+                |m| m.sent_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "logbridge_component_errors_total",
+                "Errors met by the component.",
+                |m| m.errors.load(Ordering::Relaxed),
+            ),
+            (
+                "logbridge_component_discarded_events_total",
+                "Events the component did not pass on.",
+                |_| 0,
+            ),
+        ];
+        for (name, help, get) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for m in &components {
+                if name.ends_with("discarded_events_total") {
+                    for (intentional, c) in [
+                        ("true", &m.discarded_intentional),
+                        ("false", &m.discarded_unintentional),
+                    ] {
+                        let _ = writeln!(
+                            out,
+                            "{name}{{{},intentional=\"{intentional}\"}} {}",
+                            m.labels(),
+                            c.load(Ordering::Relaxed)
+                        );
+                    }
+                } else {
+                    let _ = writeln!(out, "{name}{{{}}} {}", m.labels(), get(m));
+                }
+            }
+        }
+
+        let channels = lock(&self.channels);
+        for (name, help, get) in [
+            (
+                "logbridge_buffer_events",
+                "Events queued in front of the component.",
+                ChannelUsage::events as fn(&ChannelUsage) -> usize,
+            ),
+            (
+                "logbridge_buffer_bytes",
+                "Bytes queued in front of the component.",
+                ChannelUsage::bytes,
+            ),
+            (
+                "logbridge_buffer_max_events",
+                "Capacity of the queue in events.",
+                ChannelUsage::max_events,
+            ),
+            (
+                "logbridge_buffer_max_bytes",
+                "Capacity of the queue in bytes.",
+                ChannelUsage::max_bytes,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for c in channels.iter() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{component_id=\"{}\"}} {}",
+                    escape(&c.component_id),
+                    get(&c.usage)
+                );
+            }
+        }
+        drop(channels);
+
+        let name = "logbridge_component_write_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time a sink took to write a batch.\n# TYPE {name} histogram"
+        );
+        for m in components.iter().filter(|m| m.kind == ComponentKind::Sink) {
+            let labels = m.labels();
+            let h = &m.write_latency;
+            let mut cumulative = 0;
+            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        }
+        out
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it:
+/// the registry only ever appends, so its state stays consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_counter_with_labels() {
+        let r = Registry::new();
+        let m = r.register("app", ComponentKind::Source, "file");
+        m.add_received(3, 30);
+        m.add_discarded(2, false);
+        let s = r.register("out", ComponentKind::Sink, "file");
+        s.write_latency.observe(std::time::Duration::from_millis(3));
+        let text = r.render();
+        assert!(text.contains(
+            "logbridge_component_received_events_total{component_id=\"app\",component_kind=\"source\",component_type=\"file\"} 3"
+        ));
+        assert!(text.contains("intentional=\"false\"} 2"));
+        assert!(text.contains("logbridge_component_write_duration_seconds_bucket{component_id=\"out\",component_kind=\"sink\",component_type=\"file\",le=\"0.005\"} 1"));
+        assert!(text.contains("logbridge_component_write_duration_seconds_count{component_id=\"out\",component_kind=\"sink\",component_type=\"file\"} 1"));
+    }
+}

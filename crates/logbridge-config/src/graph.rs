@@ -1,0 +1,190 @@
+//! Checks of the pipeline graph: every input names an existing output,
+//! there are no cycles, and every component can take the kinds of events
+//! that reach it. Computes each transform's input kinds on the way.
+
+use std::collections::HashMap;
+
+use logbridge_event::DataKind;
+
+use crate::error::ConfigError;
+use crate::model::{Config, Origin};
+use crate::suggest;
+
+fn err_at(origin: &Origin, message: String) -> ConfigError {
+    ConfigError::new(&origin.file, origin.inputs_line.or(origin.line), message)
+}
+
+/// Resolves `name` or `name.output` to the kinds it emits.
+fn resolve(config: &Config, input: &str) -> Result<DataKind, (String, String)> {
+    let (id, output) = match input.split_once('.') {
+        Some((id, out)) => (id, Some(out)),
+        None => (input, None),
+    };
+    if config.sinks.contains_key(id) {
+        return Err((
+            format!("`{id}` is a sink; sinks have no outputs"),
+            "inputs name sources or transforms".into(),
+        ));
+    }
+    let Some(outputs) = config.outputs_of(id) else {
+        let known: Vec<&str> = config
+            .sources
+            .keys()
+            .chain(config.transforms.keys())
+            .map(String::as_str)
+            .collect();
+        return Err((
+            format!("input `{input}` does not exist"),
+            suggest::hint(id, &known),
+        ));
+    };
+    match outputs.iter().find(|o| o.name.as_deref() == output) {
+        Some(o) => Ok(o.kinds),
+        None => {
+            let names: Vec<String> = outputs
+                .iter()
+                .map(|o| match &o.name {
+                    Some(n) => format!("{id}.{n}"),
+                    None => id.to_owned(),
+                })
+                .collect();
+            let what = match output {
+                Some(o) => format!("`{id}` has no output `{o}`"),
+                None => format!("`{id}` has no default output"),
+            };
+            Err((what, format!("its outputs are: {}", names.join(", "))))
+        }
+    }
+}
+
+pub(crate) fn check(config: &mut Config, errors: &mut Vec<ConfigError>) {
+    // Edges between transforms, for the cycle check and ordering.
+    let ids: Vec<String> = config.transforms.keys().cloned().collect();
+    let mut deps: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, t) in &config.transforms {
+        if t.inputs.is_empty() {
+            errors.push(
+                err_at(&t.origin, format!("transform `{id}` has no inputs"))
+                    .hint("list the components it reads from in `inputs`"),
+            );
+        }
+        let upstream = t
+            .inputs
+            .iter()
+            .map(|i| i.split('.').next().unwrap_or(i))
+            .filter(|i| config.transforms.contains_key(*i))
+            .collect();
+        deps.insert(id, upstream);
+    }
+    for (id, s) in &config.sinks {
+        if s.inputs.is_empty() {
+            errors.push(
+                err_at(&s.origin, format!("sink `{id}` has no inputs"))
+                    .hint("list the components it reads from in `inputs`"),
+            );
+        }
+    }
+
+    // Topological order (Kahn); what is left over sits on a cycle.
+    let mut order: Vec<String> = Vec::new();
+    let mut done: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    loop {
+        let before = order.len();
+        for id in &ids {
+            if !done.contains(id.as_str()) && deps[id.as_str()].iter().all(|d| done.contains(d)) {
+                done.insert(id);
+                order.push(id.clone());
+            }
+        }
+        if order.len() == before {
+            break;
+        }
+    }
+    let cyclic: Vec<&String> = ids
+        .iter()
+        .filter(|id| !done.contains(id.as_str()))
+        .collect();
+    if !cyclic.is_empty() {
+        let first = &config.transforms[cyclic[0].as_str()];
+        let names: Vec<&str> = cyclic.iter().map(|s| s.as_str()).collect();
+        errors.push(
+            err_at(
+                &first.origin,
+                format!("the pipeline has a cycle through {}", names.join(", ")),
+            )
+            .hint("a component cannot read, directly or not, from its own output"),
+        );
+    }
+    drop(deps);
+
+    for id in &order {
+        let (inputs, origin, accepts) = {
+            let t = &config.transforms[id.as_str()];
+            (t.inputs.clone(), t.origin.clone(), t.config.input_kinds())
+        };
+        let kinds = input_kinds(config, id, &inputs, &origin, accepts, "transform", errors);
+        if let Some(t) = config.transforms.get_mut(id.as_str()) {
+            t.input_kinds = kinds;
+        }
+    }
+    if !cyclic.is_empty() {
+        return;
+    }
+    let sinks: Vec<(String, Vec<String>, Origin, DataKind)> = config
+        .sinks
+        .iter()
+        .map(|(id, s)| {
+            (
+                id.clone(),
+                s.inputs.clone(),
+                s.origin.clone(),
+                s.config.input_kinds(),
+            )
+        })
+        .collect();
+    for (id, inputs, origin, accepts) in sinks {
+        input_kinds(config, &id, &inputs, &origin, accepts, "sink", errors);
+    }
+}
+
+fn input_kinds(
+    config: &Config,
+    id: &str,
+    inputs: &[String],
+    origin: &Origin,
+    accepts: DataKind,
+    what: &str,
+    errors: &mut Vec<ConfigError>,
+) -> DataKind {
+    let mut kinds = DataKind::NONE;
+    let mut seen = std::collections::HashSet::new();
+    for input in inputs {
+        if !seen.insert(input) {
+            errors.push(err_at(
+                origin,
+                format!("`{id}` lists input `{input}` twice"),
+            ));
+            continue;
+        }
+        if input.split('.').next() == Some(id) {
+            errors.push(err_at(origin, format!("`{id}` lists itself as an input")));
+            continue;
+        }
+        match resolve(config, input) {
+            Ok(k) => {
+                if !accepts.contains(k) {
+                    let refused = k.difference(accepts);
+                    errors.push(
+                        err_at(origin, format!("{what} `{id}` takes {accepts}, but input `{input}` sends {refused}"))
+                            .hint("route those events elsewhere, or filter them out before this component"),
+                    );
+                }
+                kinds = kinds.union(k);
+            }
+            Err((message, hint)) => {
+                errors.push(err_at(origin, format!("in `{id}`: {message}")).hint(hint))
+            }
+        }
+    }
+    kinds
+}

@@ -1,0 +1,22 @@
+//! Turns config files into a validated pipeline description.
+//!
+//! Loading reads each file (TOML, or YAML by extension), interpolates
+//! `${VAR}` / `${VAR:-default}` from the environment, parses every component
+//! through the explicit [`registry`], builds it once to surface option errors
+//! (bad conditions, regexes, templates), merges the files and checks the
+//! graph (inputs, outputs, cycles, data kinds). Every problem is collected
+//! with its file, line and a hint, so `logbridge validate` reports them all
+//! at once.
+
+mod error;
+mod graph;
+mod interpolate;
+mod load;
+mod model;
+mod positions;
+pub mod registry;
+mod suggest;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_files, load_str};
+pub use model::{AdminConfig, Config, Origin, SinkSpec, SourceSpec, TransformSpec};

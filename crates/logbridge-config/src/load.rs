@@ -1,0 +1,548 @@
+//! Reading config files into a [`Config`], collecting every error.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use logbridge_component::telemetry::ComponentKind;
+use logbridge_component::{BuildContext, BuildError};
+use logbridge_event::DataKind;
+use serde_json::Value as Json;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::graph;
+use crate::interpolate::interpolate;
+use crate::model::{AdminConfig, Config, Origin, SinkSpec, SourceSpec, TransformSpec};
+use crate::positions::Positions;
+use crate::registry::{self, ParseError};
+use crate::suggest;
+
+const TOP_LEVEL: [&str; 6] = [
+    "data_dir",
+    "admin",
+    "shutdown_timeout_secs",
+    "sources",
+    "transforms",
+    "sinks",
+];
+
+/// Loads and merges config files, interpolating from the process
+/// environment.
+pub fn load_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(path) {
+            Ok(text) => docs.push((path.clone(), text)),
+            Err(e) => errors.push(ConfigError::new(
+                path,
+                None,
+                format!("cannot read config file: {e}"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    load_docs(&docs, &env)
+}
+
+/// Loads one config from text; `name` decides the format (`.yaml`/`.yml`
+/// is YAML, `.json` JSON, anything else TOML) and appears in errors.
+pub fn load_str(
+    name: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    load_docs(&[(name.to_owned(), text.to_owned())], env)
+}
+
+fn load_docs(
+    docs: &[(PathBuf, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut cx = Loader {
+        config: Config::default(),
+        errors: Vec::new(),
+        globals_from: IndexMap::new(),
+    };
+    for (path, text) in docs {
+        cx.load_doc(path, text, env);
+    }
+    if cx.config.sources.is_empty() && cx.errors.is_empty() {
+        let file = docs.first().map(|d| d.0.clone()).unwrap_or_default();
+        cx.errors.push(
+            ConfigError::new(&file, None, "no sources are configured")
+                .hint("add a [sources.NAME] section"),
+        );
+    }
+    if cx.errors.is_empty() {
+        graph::check(&mut cx.config, &mut cx.errors);
+    }
+    if cx.errors.is_empty() {
+        Ok(cx.config)
+    } else {
+        Err(ConfigErrors(cx.errors))
+    }
+}
+
+struct Loader {
+    config: Config,
+    errors: Vec<ConfigError>,
+    /// Which file set each global option (to catch conflicting values).
+    globals_from: IndexMap<&'static str, (PathBuf, Json)>,
+}
+
+struct Doc<'a> {
+    path: &'a Path,
+    positions: Positions,
+}
+
+impl Doc<'_> {
+    fn err(&self, key: &[&str], message: impl Into<String>) -> ConfigError {
+        let pos = self.positions.find(key);
+        ConfigError::new(self.path, pos.map(|p| p.0), message).column(pos.map(|p| p.1))
+    }
+
+    fn origin(&self, key: &[&str]) -> Origin {
+        let mut inputs = key.to_vec();
+        inputs.push("inputs");
+        Origin {
+            file: self.path.to_owned(),
+            line: self.positions.find(key).map(|p| p.0),
+            inputs_line: self.positions.find(&inputs).map(|p| p.0),
+        }
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+impl Loader {
+    fn load_doc(&mut self, path: &Path, raw: &str, env: &dyn Fn(&str) -> Option<String>) {
+        let text = match interpolate(raw, env) {
+            Ok(t) => t,
+            Err(errs) => {
+                for (line, message) in errs {
+                    self.errors.push(
+                        ConfigError::new(path, Some(line), message)
+                            .hint("export the variable, or give a default: ${NAME:-default}"),
+                    );
+                }
+                return;
+            }
+        };
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let (parsed, positions) = if is_yaml(path) {
+            let positions = Positions::yaml(&text);
+            let parsed = serde_norway::from_str::<Json>(&text).map_err(|e| {
+                let loc = e.location();
+                ConfigError::new(
+                    path,
+                    loc.as_ref().map(|l| l.line()),
+                    format!("invalid YAML: {e}"),
+                )
+                .column(loc.map(|l| l.column()))
+            });
+            (parsed, positions)
+        } else if ext == "json" {
+            let parsed = serde_json::from_str::<Json>(&text).map_err(|e| {
+                ConfigError::new(path, Some(e.line()), format!("invalid JSON: {e}"))
+                    .column(Some(e.column()))
+            });
+            (parsed, Positions::default())
+        } else {
+            let positions = Positions::toml(&text);
+            let parsed = toml::from_str::<Json>(&text).map_err(|e| {
+                let pos = e.span().map(|s| positions.line_col(s.start));
+                let message = e.message().trim().to_owned();
+                ConfigError::new(path, pos.map(|p| p.0), format!("invalid TOML: {message}"))
+                    .column(pos.map(|p| p.1))
+            });
+            (parsed, positions)
+        };
+        let root = match parsed {
+            Ok(Json::Object(map)) => map,
+            Ok(Json::Null) => serde_json::Map::new(),
+            Ok(_) => {
+                self.errors.push(ConfigError::new(
+                    path,
+                    Some(1),
+                    "a config file must be a table of options",
+                ));
+                return;
+            }
+            Err(e) => {
+                self.errors.push(e);
+                return;
+            }
+        };
+        let doc = Doc { path, positions };
+        for (key, value) in root {
+            match key.as_str() {
+                "sources" => self.components(&doc, "sources", value, ComponentKind::Source),
+                "transforms" => {
+                    self.components(&doc, "transforms", value, ComponentKind::Transform)
+                }
+                "sinks" => self.components(&doc, "sinks", value, ComponentKind::Sink),
+                "data_dir" | "admin" | "shutdown_timeout_secs" => self.global(&doc, &key, value),
+                other => self.errors.push(
+                    doc.err(&[other], format!("unknown option `{other}`"))
+                        .hint(suggest::hint(other, &TOP_LEVEL)),
+                ),
+            }
+        }
+    }
+
+    fn global(&mut self, doc: &Doc<'_>, key: &str, value: Json) {
+        let key: &'static str = match TOP_LEVEL.iter().find(|k| **k == key) {
+            Some(k) => k,
+            None => return,
+        };
+        if let Some((file, previous)) = self.globals_from.get(key)
+            && *previous != value
+        {
+            self.errors.push(
+                doc.err(
+                    &[key],
+                    format!("`{key}` is set differently in {}", file.display()),
+                )
+                .hint("set global options in one file only"),
+            );
+            return;
+        }
+        self.globals_from
+            .insert(key, (doc.path.to_owned(), value.clone()));
+        let result: Result<(), (Vec<String>, String)> = match key {
+            "data_dir" => match value {
+                Json::String(s) if !s.is_empty() => {
+                    self.config.data_dir = PathBuf::from(s);
+                    Ok(())
+                }
+                _ => Err((vec![], "data_dir must be a non-empty path".into())),
+            },
+            "shutdown_timeout_secs" => match value.as_u64() {
+                Some(n) => {
+                    self.config.shutdown_timeout_secs = n;
+                    Ok(())
+                }
+                None => Err((
+                    vec![],
+                    "shutdown_timeout_secs must be a whole number of seconds".into(),
+                )),
+            },
+            _ => parse_admin(value).map(|a| self.config.admin = a),
+        };
+        if let Err((sub, message)) = result {
+            let mut at = vec![key];
+            at.extend(sub.iter().map(String::as_str));
+            self.errors.push(doc.err(&at, message));
+        }
+    }
+
+    fn components(&mut self, doc: &Doc<'_>, section: &str, value: Json, kind: ComponentKind) {
+        let Json::Object(map) = value else {
+            self.errors.push(doc.err(
+                &[section],
+                format!("`{section}` must be a table of components"),
+            ));
+            return;
+        };
+        for (id, body) in map {
+            let at = [section, id.as_str()];
+            if id.is_empty() || id.contains('.') || id.chars().any(char::is_whitespace) {
+                self.errors.push(
+                    doc.err(&at, format!("invalid component name `{id}`"))
+                        .hint("names may not be empty or contain dots or spaces (a dot addresses a named output)"),
+                );
+                continue;
+            }
+            if let Some(other) = self.declared_at(&id) {
+                self.errors.push(
+                    doc.err(&at, format!("component `{id}` is declared twice"))
+                        .hint(format!("the other one is at {other}; component names are unique across sources, transforms and sinks")),
+                );
+                continue;
+            }
+            let Json::Object(mut options) = body else {
+                self.errors
+                    .push(doc.err(&at, format!("component `{id}` must be a table of options")));
+                continue;
+            };
+            let Some(type_name) = options.remove("type") else {
+                self.errors.push(
+                    doc.err(&at, format!("component `{id}` has no `type`"))
+                        .hint(format!(
+                            "add type = \"...\", one of: {}",
+                            type_names(kind).join(", ")
+                        )),
+                );
+                continue;
+            };
+            let Json::String(type_name) = type_name else {
+                self.errors
+                    .push(doc.err(&[section, &id, "type"], "`type` must be a string"));
+                continue;
+            };
+            let inputs = if kind == ComponentKind::Source {
+                if options.contains_key("inputs") {
+                    self.errors
+                        .push(doc.err(&[section, &id, "inputs"], "sources take no `inputs`"));
+                    continue;
+                }
+                Vec::new()
+            } else {
+                match options
+                    .remove("inputs")
+                    .map(serde_json::from_value::<Vec<String>>)
+                {
+                    Some(Ok(inputs)) => inputs,
+                    Some(Err(_)) => {
+                        self.errors.push(doc.err(
+                            &[section, &id, "inputs"],
+                            "`inputs` must be a list of component names",
+                        ));
+                        continue;
+                    }
+                    None => {
+                        self.errors.push(doc.err(&at, format!("{} `{id}` has no `inputs`", kind.as_str())).hint(
+                            "add inputs = [\"NAME\"] naming the sources or transforms it reads from",
+                        ));
+                        continue;
+                    }
+                }
+            };
+            self.component(
+                doc,
+                section,
+                &id,
+                &type_name,
+                kind,
+                Json::Object(options),
+                inputs,
+            );
+        }
+    }
+
+    fn declared_at(&self, id: &str) -> Option<String> {
+        let c = &self.config;
+        let origin = c
+            .sources
+            .get(id)
+            .map(|s| &s.origin)
+            .or_else(|| c.transforms.get(id).map(|t| &t.origin))
+            .or_else(|| c.sinks.get(id).map(|s| &s.origin))?;
+        Some(match origin.line {
+            Some(l) => format!("{}:{l}", origin.file.display()),
+            None => origin.file.display().to_string(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn component(
+        &mut self,
+        doc: &Doc<'_>,
+        section: &str,
+        id: &str,
+        type_name: &str,
+        kind: ComponentKind,
+        options: Json,
+        inputs: Vec<String>,
+    ) {
+        let origin = doc.origin(&[section, id]);
+        let unknown_type = |errors: &mut Vec<ConfigError>, names: Vec<&str>| {
+            errors.push(
+                doc.err(
+                    &[section, id, "type"],
+                    format!("unknown {} type `{type_name}`", kind.as_str()),
+                )
+                .hint(suggest::hint(type_name, &names)),
+            );
+        };
+        let build_cx = BuildContext::detached(id, kind, self.config.data_dir.clone());
+        let spec_error = |e: ParseError| option_error(doc, section, id, type_name, e);
+        let build_error = |e: BuildError| build_error(doc, section, id, e);
+        match kind {
+            ComponentKind::Source => match registry::find(registry::SOURCES, type_name) {
+                None => unknown_type(&mut self.errors, registry::names(registry::SOURCES)),
+                Some(t) => match (t.parse)(options) {
+                    Err(e) => self.errors.push(spec_error(e)),
+                    Ok(config) => match config.build(&build_cx) {
+                        Err(e) => self.errors.push(build_error(e)),
+                        Ok(_) => {
+                            self.config.sources.insert(
+                                id.to_owned(),
+                                SourceSpec {
+                                    type_name: type_name.to_owned(),
+                                    config,
+                                    origin,
+                                },
+                            );
+                        }
+                    },
+                },
+            },
+            ComponentKind::Transform => match registry::find(registry::TRANSFORMS, type_name) {
+                None => unknown_type(&mut self.errors, registry::names(registry::TRANSFORMS)),
+                Some(t) => match (t.parse)(options) {
+                    Err(e) => self.errors.push(spec_error(e)),
+                    Ok(config) => match config.build(&build_cx) {
+                        Err(e) => self.errors.push(build_error(e)),
+                        Ok(_) => {
+                            self.config.transforms.insert(
+                                id.to_owned(),
+                                TransformSpec {
+                                    type_name: type_name.to_owned(),
+                                    config,
+                                    inputs,
+                                    origin,
+                                    input_kinds: DataKind::NONE,
+                                },
+                            );
+                        }
+                    },
+                },
+            },
+            ComponentKind::Sink => match registry::find(registry::SINKS, type_name) {
+                None => unknown_type(&mut self.errors, registry::names(registry::SINKS)),
+                Some(t) => match (t.parse)(options) {
+                    Err(e) => self.errors.push(spec_error(e)),
+                    Ok(config) => match config.build(&build_cx) {
+                        Err(e) => self.errors.push(build_error(e)),
+                        Ok(_) => {
+                            self.config.sinks.insert(
+                                id.to_owned(),
+                                SinkSpec {
+                                    type_name: type_name.to_owned(),
+                                    config,
+                                    inputs,
+                                    origin,
+                                },
+                            );
+                        }
+                    },
+                },
+            },
+        }
+    }
+}
+
+fn type_names(kind: ComponentKind) -> Vec<&'static str> {
+    match kind {
+        ComponentKind::Source => registry::names(registry::SOURCES),
+        ComponentKind::Transform => registry::names(registry::TRANSFORMS),
+        ComponentKind::Sink => registry::names(registry::SINKS),
+    }
+}
+
+/// Turns a serde error for a component's options into an error at the line
+/// of the option, with a hint.
+fn option_error(
+    doc: &Doc<'_>,
+    section: &str,
+    id: &str,
+    type_name: &str,
+    e: ParseError,
+) -> ConfigError {
+    let mut at: Vec<String> = vec![section.to_owned(), id.to_owned()];
+    at.extend(e.path().iter().filter_map(|seg| match seg {
+        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+        _ => None,
+    }));
+    let inner = e.inner().to_string();
+    // serde reports an unknown field without its path: take the name from
+    // the message so the error points at that field's line.
+    if let Some(field) = inner
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        at.push(field.to_owned());
+        let expected = inner
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("")
+            .replace('`', "");
+        let candidates: Vec<&str> = expected
+            .split(", ")
+            .map(|s| s.trim_start_matches("one of ").trim_start_matches("or "))
+            .collect();
+        let hint = match suggest::closest(field, candidates.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if expected.is_empty() => format!("`{type_name}` takes no options"),
+            None => format!("`{type_name}` takes: {expected}"),
+        };
+        let at: Vec<&str> = at.iter().map(String::as_str).collect();
+        return doc
+            .err(
+                &at,
+                format!("unknown option `{field}` in {type_name} `{id}`"),
+            )
+            .hint(hint);
+    }
+    let where_ = if e.path().iter().next().is_some() {
+        format!(" at `{}`", e.path())
+    } else {
+        String::new()
+    };
+    let at_refs: Vec<&str> = at.iter().map(String::as_str).collect();
+    let err = doc.err(
+        &at_refs,
+        format!("invalid options for {type_name} `{id}`{where_}: {inner}"),
+    );
+    if inner.starts_with("missing field") {
+        err.hint("see the configuration reference for this component's required options")
+    } else if inner.starts_with("unknown variant") {
+        err.hint("check the spelling of the value")
+    } else {
+        err
+    }
+}
+
+fn build_error(doc: &Doc<'_>, section: &str, id: &str, e: BuildError) -> ConfigError {
+    let mut at = vec![section, id];
+    // `route.errors` style options: point at the deepest key we know.
+    let parts: Vec<&str> = e
+        .option
+        .as_deref()
+        .map(|o| o.split('.').collect())
+        .unwrap_or_default();
+    at.extend(parts.iter().copied());
+    let mut err = doc.err(&at, format!("in `{id}`: {}", e.message));
+    err.hint = e.hint;
+    err
+}
+
+fn parse_admin(value: Json) -> Result<AdminConfig, (Vec<String>, String)> {
+    let Json::Object(map) = value else {
+        return Err((vec![], "[admin] must be a table".into()));
+    };
+    let mut admin = AdminConfig::default();
+    for (k, v) in map {
+        match (k.as_str(), v) {
+            ("enabled", Json::Bool(b)) => admin.enabled = b,
+            ("address", Json::String(s)) => {
+                admin.address = s.parse().map_err(|_| {
+                    (
+                        vec!["address".to_owned()],
+                        format!("`{s}` is not an address (expected IP:PORT, e.g. 127.0.0.1:8080)"),
+                    )
+                })?
+            }
+            ("enabled" | "address", _) => {
+                return Err((vec![k.clone()], format!("invalid value for admin.{k}")));
+            }
+            (other, _) => {
+                return Err((
+                    vec![other.to_owned()],
+                    format!("unknown option `{other}` in [admin] (expected enabled, address)"),
+                ));
+            }
+        }
+    }
+    Ok(admin)
+}

@@ -1,0 +1,95 @@
+//! The validated pipeline description that the topology builds from.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use logbridge_component::{OutputDef, SinkConfig, SourceConfig, TransformConfig};
+use logbridge_event::DataKind;
+
+/// Where a component was declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    /// The line of the component's header.
+    pub line: Option<usize>,
+    /// The line of its `inputs` option.
+    pub inputs_line: Option<usize>,
+}
+
+/// `[admin]`: the HTTP server for metrics, health and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    pub address: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SourceSpec {
+    pub type_name: String,
+    pub config: Box<dyn SourceConfig>,
+    pub origin: Origin,
+}
+
+#[derive(Debug)]
+pub struct TransformSpec {
+    pub type_name: String,
+    pub config: Box<dyn TransformConfig>,
+    pub inputs: Vec<String>,
+    pub origin: Origin,
+    /// The kinds of events that reach it, from its inputs.
+    pub input_kinds: DataKind,
+}
+
+#[derive(Debug)]
+pub struct SinkSpec {
+    pub type_name: String,
+    pub config: Box<dyn SinkConfig>,
+    pub inputs: Vec<String>,
+    pub origin: Origin,
+}
+
+/// A whole pipeline.
+#[derive(Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub admin: AdminConfig,
+    pub shutdown_timeout_secs: u64,
+    pub sources: IndexMap<String, SourceSpec>,
+    pub transforms: IndexMap<String, TransformSpec>,
+    pub sinks: IndexMap<String, SinkSpec>,
+}
+
+impl Config {
+    /// The outputs of a source or transform.
+    pub fn outputs_of(&self, id: &str) -> Option<Vec<OutputDef>> {
+        if let Some(s) = self.sources.get(id) {
+            return Some(s.config.outputs());
+        }
+        self.transforms
+            .get(id)
+            .map(|t| t.config.outputs(t.input_kinds))
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/var/lib/logbridge"),
+            admin: AdminConfig::default(),
+            shutdown_timeout_secs: 30,
+            sources: IndexMap::new(),
+            transforms: IndexMap::new(),
+            sinks: IndexMap::new(),
+        }
+    }
+}

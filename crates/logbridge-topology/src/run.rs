@@ -1,0 +1,387 @@
+//! Wiring and running the components.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use logbridge_component::channel::{self, BatchReceiver, BatchSender};
+use logbridge_component::telemetry::{ComponentKind, ComponentMetrics, Registry};
+use logbridge_component::{
+    BuildContext, DROPPED_OUTPUT, Output, ShutdownSignal, SinkContext, SourceContext,
+    SourceOutputs, Transform, TransformOutputs,
+};
+use logbridge_config::Config;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::health::{ComponentState, Health};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("component `{id}` failed to build: {message}")]
+    Build { id: String, message: String },
+    #[error(
+        "shutdown did not finish within {0} seconds; unacknowledged data will be read again on restart"
+    )]
+    ShutdownTimeout(u64),
+}
+
+/// A built pipeline, ready to run.
+pub struct Topology {
+    tasks: JoinSet<(String, Result<(), String>)>,
+    /// Tasks that are sources (the pipeline ends once they are all done).
+    source_ids: Vec<String>,
+    source_shutdown: ShutdownSignal,
+    sink_shutdown: ShutdownSignal,
+    health: Arc<Health>,
+    shutdown_timeout: Duration,
+}
+
+enum Pending {
+    Source(Box<dyn logbridge_component::Source>),
+    Transform(Box<dyn Transform>, Vec<Option<String>>),
+    Sink(Box<dyn logbridge_component::Sink>),
+}
+
+impl Topology {
+    /// Builds every component and wires the channels. Nothing runs yet.
+    pub fn build(
+        config: &Config,
+        registry: &Arc<Registry>,
+        health: Arc<Health>,
+    ) -> Result<Topology, RunError> {
+        // One input channel per consumer.
+        let mut inputs: HashMap<String, (BatchSender, Option<BatchReceiver>)> = HashMap::new();
+        let consumers = config
+            .transforms
+            .iter()
+            .map(|(id, t)| (id, &t.inputs))
+            .chain(config.sinks.iter().map(|(id, s)| (id, &s.inputs)));
+        // (producer, output name) -> senders of the consumers that read it.
+        let mut wiring: HashMap<(String, Option<String>), Vec<BatchSender>> = HashMap::new();
+        for (id, ins) in consumers {
+            let (tx, rx) =
+                channel::bounded(channel::DEFAULT_MAX_EVENTS, channel::DEFAULT_MAX_BYTES);
+            registry.register_channel(id, rx.usage());
+            for input in ins.iter() {
+                let key = match input.split_once('.') {
+                    Some((c, o)) => (c.to_owned(), Some(o.to_owned())),
+                    None => (input.clone(), None),
+                };
+                wiring.entry(key).or_default().push(tx.clone());
+            }
+            inputs.insert(id.clone(), (tx, Some(rx)));
+        }
+        // Drop the spare senders: a channel must close when its producers end.
+        let mut receivers: HashMap<String, BatchReceiver> = inputs
+            .into_iter()
+            .filter_map(|(id, (_, rx))| rx.map(|rx| (id, rx)))
+            .collect();
+
+        let outputs_for = |id: &str,
+                           defs: &[logbridge_component::OutputDef],
+                           metrics: &Arc<ComponentMetrics>,
+                           wiring: &mut HashMap<(String, Option<String>), Vec<BatchSender>>|
+         -> Vec<Output> {
+            defs.iter()
+                .map(|d| {
+                    let senders = wiring
+                        .remove(&(id.to_owned(), d.name.clone()))
+                        .unwrap_or_default();
+                    Output::new(d.name.clone(), senders, metrics.clone())
+                })
+                .collect()
+        };
+
+        let mut tasks = JoinSet::new();
+        let source_shutdown = ShutdownSignal::new();
+        let sink_shutdown = ShutdownSignal::new();
+        let mut pending = Vec::new();
+
+        for (id, spec) in &config.sources {
+            let metrics = registry.register(id, ComponentKind::Source, &spec.type_name);
+            let cx = BuildContext {
+                id: id.clone(),
+                data_dir: config.data_dir.clone(),
+                metrics: metrics.clone(),
+            };
+            let source = spec.config.build(&cx).map_err(|e| RunError::Build {
+                id: id.clone(),
+                message: e.message,
+            })?;
+            let defs = spec.config.outputs();
+            let outs = outputs_for(id, &defs, &metrics, &mut wiring);
+            let (default, named): (Vec<Output>, Vec<Output>) =
+                outs.into_iter().partition(|o| o.name().is_none());
+            let default = default
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Output::new(None, Vec::new(), metrics.clone()));
+            let scx = SourceContext {
+                id: id.clone(),
+                out: SourceOutputs::new(default, named),
+                shutdown: source_shutdown.clone(),
+                metrics,
+                data_dir: cx.component_dir(),
+            };
+            pending.push((id.clone(), Pending::Source(source), Some(scx), None, None));
+        }
+        for (id, spec) in &config.transforms {
+            let metrics = registry.register(id, ComponentKind::Transform, &spec.type_name);
+            let cx = BuildContext {
+                id: id.clone(),
+                data_dir: config.data_dir.clone(),
+                metrics: metrics.clone(),
+            };
+            let transform = spec.config.build(&cx).map_err(|e| RunError::Build {
+                id: id.clone(),
+                message: e.message,
+            })?;
+            let defs = spec.config.outputs(spec.input_kinds);
+            let names = defs.iter().map(|d| d.name.clone()).collect();
+            let outs = outputs_for(id, &defs, &metrics, &mut wiring);
+            let rx = receivers.remove(id.as_str());
+            pending.push((
+                id.clone(),
+                Pending::Transform(transform, names),
+                None,
+                Some((outs, metrics)),
+                rx,
+            ));
+        }
+        for (id, spec) in &config.sinks {
+            let metrics = registry.register(id, ComponentKind::Sink, &spec.type_name);
+            let cx = BuildContext {
+                id: id.clone(),
+                data_dir: config.data_dir.clone(),
+                metrics: metrics.clone(),
+            };
+            let sink = spec.config.build(&cx).map_err(|e| RunError::Build {
+                id: id.clone(),
+                message: e.message,
+            })?;
+            let rx = receivers.remove(id.as_str());
+            pending.push((
+                id.clone(),
+                Pending::Sink(sink),
+                None,
+                Some((Vec::new(), metrics)),
+                rx,
+            ));
+        }
+        // Senders left in `wiring` belong to outputs nobody declared; the
+        // config check makes that impossible, and dropping them is safe.
+        drop(wiring);
+
+        let mut source_ids = Vec::new();
+        for (id, component, scx, outs, rx) in pending {
+            health.set(&id, ComponentState::Starting);
+            let task_id = id.clone();
+            match component {
+                Pending::Source(source) => {
+                    source_ids.push(id.clone());
+                    let Some(scx) = scx else { continue };
+                    tasks.spawn(guarded(task_id, async move {
+                        source.run(scx).await.map_err(|e| e.to_string())
+                    }));
+                }
+                Pending::Transform(transform, names) => {
+                    let (Some((outs, metrics)), Some(rx)) = (outs, rx) else {
+                        continue;
+                    };
+                    tasks.spawn(guarded(task_id.clone(), async move {
+                        run_transform(&task_id, transform, names, rx, outs, metrics).await;
+                        Ok(())
+                    }));
+                }
+                Pending::Sink(sink) => {
+                    let (Some((_, metrics)), Some(rx)) = (outs, rx) else {
+                        continue;
+                    };
+                    let data_dir = config.data_dir.join(&id);
+                    let scx =
+                        SinkContext::new(id.clone(), metrics, data_dir, sink_shutdown.clone(), rx);
+                    tasks.spawn(guarded(task_id, async move {
+                        sink.run(scx).await.map_err(|e| e.to_string())
+                    }));
+                }
+            }
+            health.set(&id, ComponentState::Running);
+        }
+        Ok(Topology {
+            tasks,
+            source_ids,
+            source_shutdown,
+            sink_shutdown,
+            health,
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+        })
+    }
+
+    /// Runs until every source has finished (finite inputs), or until
+    /// `stop` fires; then drains within the shutdown timeout.
+    pub async fn run(mut self, stop: ShutdownSignal) -> Result<(), RunError> {
+        let mut sources_left = self.source_ids.len();
+        let mut stopping = false;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = tokio::select! {
+                joined = self.tasks.join_next() => joined,
+                _ = stop.wait(), if !stopping => {
+                    info!(message = "Shutting down: stopping sources and draining in-flight events.", timeout_secs = self.shutdown_timeout.as_secs());
+                    stopping = true;
+                    self.source_shutdown.trigger();
+                    deadline = Some(tokio::time::Instant::now() + self.shutdown_timeout);
+                    continue;
+                }
+                _ = sleep_until(deadline) => {
+                    self.sink_shutdown.trigger();
+                    let left: Vec<String> = self.health.snapshot().into_iter().filter(|(_, s)| *s == ComponentState::Running).map(|(id, _)| id).collect();
+                    error!(message = "Shutdown timed out; aborting components.", components = ?left);
+                    self.tasks.abort_all();
+                    while self.tasks.join_next().await.is_some() {}
+                    return Err(RunError::ShutdownTimeout(self.shutdown_timeout.as_secs()));
+                }
+            };
+            let Some(joined) = next else { break };
+            let (id, result) = match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    // Only an abort gets here: panics are caught by `guarded`.
+                    error!(message = "A component task was cancelled.", error = %e);
+                    continue;
+                }
+            };
+            match result {
+                Ok(()) => self.health.set(&id, ComponentState::Stopped),
+                Err(message) => {
+                    error!(message = "Component failed.", component_id = %id, error = %message);
+                    self.health.set(&id, ComponentState::Failed(message));
+                }
+            }
+            if self.source_ids.contains(&id) {
+                sources_left -= 1;
+                if sources_left == 0 && !stopping {
+                    info!(message = "All sources finished; draining.");
+                    stopping = true;
+                    deadline = Some(tokio::time::Instant::now() + self.shutdown_timeout);
+                    // Tell sinks retry loops to give up at the deadline only;
+                    // until then they keep trying.
+                }
+            }
+            if let Some(d) = deadline
+                && tokio::time::Instant::now() + Duration::from_secs(1) >= d
+            {
+                self.sink_shutdown.trigger();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a component's future, turning a panic into an error that keeps
+/// the component's id, so one component's bug cannot take the process down.
+async fn guarded(
+    id: String,
+    fut: impl std::future::Future<Output = Result<(), String>>,
+) -> (String, Result<(), String>) {
+    use futures::FutureExt;
+    let result = std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("panicked: {what}"))
+        });
+    (id, result)
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn run_transform(
+    id: &str,
+    mut transform: Box<dyn Transform>,
+    names: Vec<Option<String>>,
+    mut rx: BatchReceiver,
+    outputs: Vec<Output>,
+    metrics: Arc<ComponentMetrics>,
+) {
+    let mut out = TransformOutputs::new(names);
+    let mut ticker = transform.tick_interval().map(tokio::time::interval);
+    loop {
+        let batch = tokio::select! {
+            b = rx.recv() => b,
+            _ = tick(&mut ticker) => {
+                transform.tick(&mut out);
+                send_all(id, &mut out, &outputs, &metrics).await;
+                continue;
+            }
+        };
+        let Some(batch) = batch else { break };
+        metrics.add_received(batch.len(), batch.byte_size());
+        transform.transform(batch, &mut out);
+        send_all(id, &mut out, &outputs, &metrics).await;
+    }
+    transform.finish(&mut out);
+    send_all(id, &mut out, &outputs, &metrics).await;
+}
+
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn send_all(
+    id: &str,
+    out: &mut TransformOutputs,
+    outputs: &[Output],
+    metrics: &ComponentMetrics,
+) {
+    let emitted: Vec<_> = out.drain().collect();
+    for (port, batch) in emitted {
+        let Some(output) = outputs.get(port) else {
+            continue;
+        };
+        if !output.is_connected() && output.name() == Some(DROPPED_OUTPUT) {
+            // Nobody reads the dead letters: count them as lost, loudly.
+            metrics.add_discarded(batch.len(), false);
+            warn_unconnected_dropped(id, batch.len());
+            continue;
+        }
+        if output.send(batch).await.is_err() {
+            warn!(
+                message = "Every consumer of this output has stopped.",
+                component_id = id
+            );
+        }
+    }
+}
+
+fn warn_unconnected_dropped(id: &str, count: usize) {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+        return;
+    }
+    *last = Some(Instant::now());
+    warn!(
+        message = "Events went to an unconnected `dropped` output and were discarded; route it to a sink to keep them.",
+        component_id = id,
+        count
+    );
+}

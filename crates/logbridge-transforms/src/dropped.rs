@@ -1,0 +1,21 @@
+//! What an event sent to a `dropped` output carries: a `dropped` object
+//! with the reason, the message and the component, so that a dead-letter
+//! sink can tell why.
+
+use logbridge_event::{Event, KeyString, ObjectMap, Value};
+
+/// Attaches `dropped = { reason, message, component_id }` to a log. Other
+/// kinds carry no free-form fields and go out unchanged.
+pub fn mark_dropped(event: &mut Event, reason: &str, message: &str, component_id: &str) {
+    if let Event::Log(log) = event {
+        let mut info = ObjectMap::new();
+        info.insert(KeyString::const_new("reason"), Value::from(reason));
+        info.insert(KeyString::const_new("message"), Value::from(message));
+        info.insert(
+            KeyString::const_new("component_id"),
+            Value::from(component_id),
+        );
+        log.attributes
+            .insert(KeyString::const_new("dropped"), Value::Object(info));
+    }
+}

@@ -1,0 +1,13 @@
+//! logbridge transforms, one module per transform type.
+//!
+//! Transforms are synchronous functions over batches (see
+//! [`logbridge_component::Transform`]); a transform that can fail on an
+//! event sends it to its `dropped` output with the reason attached.
+
+mod dropped;
+pub mod filter;
+pub mod modify;
+pub mod parse;
+pub mod route;
+
+pub use dropped::mark_dropped;

@@ -1,0 +1,180 @@
+//! The `logbridge` binary: command line, exit codes, signals and wiring.
+//! Glue only: the work happens in the library crates.
+
+mod cli;
+mod reference;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use logbridge_component::ShutdownSignal;
+use logbridge_component::telemetry::Registry;
+use logbridge_config::{Config, ConfigErrors};
+use logbridge_topology::{Health, Topology};
+use tracing::{error, info};
+
+use crate::cli::{Cli, Command, RunArgs};
+
+/// sysexits.h EX_CONFIG: the configuration is invalid.
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate(args) => validate(&args.config),
+        Command::ConfigReference => {
+            print!("{}", reference::markdown());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn report(errors: &ConfigErrors) {
+    let n = errors.0.len();
+    eprintln!("{errors}");
+    eprintln!(
+        "\n{n} error{} in the configuration.",
+        if n == 1 { "" } else { "s" }
+    );
+}
+
+fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
+    match logbridge_config::load_files(paths) {
+        Ok(config) => {
+            println!(
+                "Configuration is valid: {} source(s), {} transform(s), {} sink(s).",
+                config.sources.len(),
+                config.transforms.len(),
+                config.sinks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            report(&errors);
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let mut config: Config = match logbridge_config::load_files(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            report(&errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(address) = args.admin_address {
+        config.admin.address = address;
+        config.admin.enabled = true;
+    }
+    if args.no_admin {
+        config.admin.enabled = false;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("logbridge")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_pipeline(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(message = "logbridge stopped with an error.", error = %e);
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_pipeline(config: Config) -> anyhow::Result<()> {
+    let registry = Registry::new();
+    let health = Arc::new(Health::default());
+    let stop = ShutdownSignal::new();
+    let admin_stop = ShutdownSignal::new();
+
+    let admin = if config.admin.enabled {
+        let topology = logbridge_admin::describe(&config);
+        let (addr, server) = logbridge_admin::bind(
+            config.admin.address,
+            registry.clone(),
+            health.clone(),
+            topology,
+            admin_stop.clone(),
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on the admin address {}: {e} (set [admin] address, pass --admin-address, or disable it with --no-admin)",
+                config.admin.address
+            )
+        })?;
+        info!(message = "Admin server listening.", address = %addr);
+        Some(tokio::spawn(server))
+    } else {
+        None
+    };
+
+    let topology = Topology::build(&config, &registry, health.clone())?;
+    info!(
+        message = "Pipeline started.",
+        sources = config.sources.len(),
+        transforms = config.transforms.len(),
+        sinks = config.sinks.len()
+    );
+    tokio::spawn(watch_signals(stop.clone()));
+    let result = topology.run(stop).await;
+    admin_stop.trigger();
+    if let Some(handle) = admin {
+        let _ = handle.await;
+    }
+    result?;
+    info!(message = "Pipeline stopped.");
+    Ok(())
+}
+
+/// The first SIGINT or SIGTERM drains gracefully; a second one exits at
+/// once.
+async fn watch_signals(stop: ShutdownSignal) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        error!(message = "Cannot install signal handlers; stop the process with SIGKILL.");
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    info!(message = "Signal received; shutting down gracefully. Send it again to exit at once.");
+    stop.trigger();
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    error!(message = "Second signal received; exiting now.");
+    std::process::exit(130);
+}
