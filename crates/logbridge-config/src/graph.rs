@@ -2,7 +2,7 @@
 //! there are no cycles, and every component can take the kinds of events
 //! that reach it. Computes each transform's input kinds on the way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use logbridge_event::DataKind;
 
@@ -57,7 +57,7 @@ fn resolve(config: &Config, input: &str) -> Result<DataKind, (String, String)> {
     }
 }
 
-pub(crate) fn check(config: &mut Config, errors: &mut Vec<ConfigError>) {
+pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut Vec<ConfigError>) {
     // Edges between transforms, for the cycle check and ordering.
     let ids: Vec<String> = config.transforms.keys().cloned().collect();
     let mut deps: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -87,7 +87,7 @@ pub(crate) fn check(config: &mut Config, errors: &mut Vec<ConfigError>) {
 
     // Topological order (Kahn); what is left over sits on a cycle.
     let mut order: Vec<String> = Vec::new();
-    let mut done: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut done: HashSet<&str> = HashSet::new();
     loop {
         let before = order.len();
         for id in &ids {
@@ -122,7 +122,16 @@ pub(crate) fn check(config: &mut Config, errors: &mut Vec<ConfigError>) {
             let t = &config.transforms[id.as_str()];
             (t.inputs.clone(), t.origin.clone(), t.config.input_kinds())
         };
-        let kinds = input_kinds(config, id, &inputs, &origin, accepts, "transform", errors);
+        let kinds = input_kinds(
+            config,
+            broken,
+            id,
+            &inputs,
+            &origin,
+            accepts,
+            "transform",
+            errors,
+        );
         if let Some(t) = config.transforms.get_mut(id.as_str()) {
             t.input_kinds = kinds;
         }
@@ -143,12 +152,16 @@ pub(crate) fn check(config: &mut Config, errors: &mut Vec<ConfigError>) {
         })
         .collect();
     for (id, inputs, origin, accepts) in sinks {
-        input_kinds(config, &id, &inputs, &origin, accepts, "sink", errors);
+        input_kinds(
+            config, broken, &id, &inputs, &origin, accepts, "sink", errors,
+        );
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn input_kinds(
     config: &Config,
+    broken: &HashSet<String>,
     id: &str,
     inputs: &[String],
     origin: &Origin,
@@ -157,7 +170,7 @@ fn input_kinds(
     errors: &mut Vec<ConfigError>,
 ) -> DataKind {
     let mut kinds = DataKind::NONE;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for input in inputs {
         if !seen.insert(input) {
             errors.push(err_at(
@@ -168,6 +181,11 @@ fn input_kinds(
         }
         if input.split('.').next() == Some(id) {
             errors.push(err_at(origin, format!("`{id}` lists itself as an input")));
+            continue;
+        }
+        if broken.contains(input.split('.').next().unwrap_or(input)) {
+            // Already reported where it is declared; its kinds are unknown.
+            kinds = kinds.union(accepts);
             continue;
         }
         match resolve(config, input) {

@@ -65,6 +65,7 @@ fn load_docs(
         config: Config::default(),
         errors: Vec::new(),
         globals_from: IndexMap::new(),
+        broken: std::collections::HashSet::new(),
     };
     for (path, text) in docs {
         cx.load_doc(path, text, env);
@@ -76,9 +77,9 @@ fn load_docs(
                 .hint("add a [sources.NAME] section"),
         );
     }
-    if cx.errors.is_empty() {
-        graph::check(&mut cx.config, &mut cx.errors);
-    }
+    // The graph is checked even when some components are invalid, so that
+    // every problem shows at once; inputs naming those are not reported again.
+    graph::check(&mut cx.config, &cx.broken, &mut cx.errors);
     if cx.errors.is_empty() {
         Ok(cx.config)
     } else {
@@ -91,6 +92,8 @@ struct Loader {
     errors: Vec<ConfigError>,
     /// Which file set each global option (to catch conflicting values).
     globals_from: IndexMap<&'static str, (PathBuf, Json)>,
+    /// Components declared but invalid.
+    broken: std::collections::HashSet<String>,
 }
 
 struct Doc<'a> {
@@ -268,6 +271,8 @@ impl Loader {
                 );
                 continue;
             }
+            // Until it parses, the component counts as broken.
+            self.broken.insert(id.clone());
             let Json::Object(mut options) = body else {
                 self.errors
                     .push(doc.err(&at, format!("component `{id}` must be a table of options")));
@@ -316,6 +321,7 @@ impl Loader {
                     }
                 }
             };
+            self.broken.remove(&id);
             self.component(
                 doc,
                 section,
@@ -344,6 +350,24 @@ impl Loader {
 
     #[allow(clippy::too_many_arguments)]
     fn component(
+        &mut self,
+        doc: &Doc<'_>,
+        section: &str,
+        id: &str,
+        type_name: &str,
+        kind: ComponentKind,
+        options: Json,
+        inputs: Vec<String>,
+    ) {
+        let errors_before = self.errors.len();
+        self.component_inner(doc, section, id, type_name, kind, options, inputs);
+        if self.errors.len() > errors_before {
+            self.broken.insert(id.to_owned());
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn component_inner(
         &mut self,
         doc: &Doc<'_>,
         section: &str,

@@ -34,3 +34,5 @@ mod source;
 mod tests;
 
 pub use config::{FileConfig, ReadFrom};
+#[cfg(test)]
+mod perf_tmp;

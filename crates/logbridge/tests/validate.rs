@@ -1,0 +1,235 @@
+//! `logbridge validate`: every problem is reported at once, each with the
+//! file, the line and a hint, and the exit code is 78 (EX_CONFIG).
+
+mod support;
+
+use support::Env;
+
+fn stderr_of(env: &Env, name: &str, text: &str) -> (i32, String) {
+    let path = env.write(name, text);
+    let out = env.validate(&path);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Checks one broken config: exit 78 and each expected fragment present.
+fn check(text: &str, expected: &[&str]) {
+    let env = Env::new();
+    let (code, err) = stderr_of(&env, "bad.toml", text);
+    assert_eq!(code, 78, "{err}");
+    for e in expected {
+        assert!(err.contains(e), "expected `{e}` in:\n{err}");
+    }
+}
+
+const SOURCE: &str = "[sources.app]\ntype = \"demo\"\n";
+
+#[test]
+fn valid_config_passes() {
+    let env = Env::new();
+    let path = env.write(
+        "ok.toml",
+        &format!("{SOURCE}[sinks.out]\ntype = \"blackhole\"\ninputs = [\"app\"]\n"),
+    );
+    let out = env.validate(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+}
+
+#[test]
+fn unknown_component_type() {
+    check(
+        &format!("{SOURCE}[transforms.t]\ntype = \"fitler\"\ninputs = [\"app\"]\n"),
+        &[
+            "bad.toml:4:",
+            "unknown transform type `fitler`",
+            "did you mean `filter`?",
+        ],
+    );
+}
+
+#[test]
+fn unknown_option() {
+    check(
+        "[sources.app]\ntype = \"demo\"\nintervall_secs = 1\n",
+        &[
+            "bad.toml:3:",
+            "unknown option `intervall_secs` in demo `app`",
+            "did you mean `interval_secs`?",
+        ],
+    );
+}
+
+#[test]
+fn missing_and_unknown_inputs() {
+    check(
+        &format!(
+            "{SOURCE}[sinks.a]\ntype = \"blackhole\"\n\n[sinks.b]\ntype = \"blackhole\"\ninputs = [\"apq\"]\n"
+        ),
+        &[
+            "bad.toml:3:",
+            "sink `a` has no `inputs`",
+            "bad.toml:8:",
+            "input `apq` does not exist",
+            "did you mean `app`?",
+        ],
+    );
+}
+
+#[test]
+fn cycle() {
+    check(
+        &format!(
+            "{SOURCE}[transforms.x]\ntype = \"filter\"\ninputs = [\"app\", \"y\"]\ncondition = \"true\"\n\
+             [transforms.y]\ntype = \"filter\"\ninputs = [\"x\"]\ncondition = \"true\"\n"
+        ),
+        &["cycle through x, y"],
+    );
+}
+
+#[test]
+fn sink_with_empty_inputs() {
+    check(
+        &format!("{SOURCE}[sinks.out]\ntype = \"blackhole\"\ninputs = []\n"),
+        &["bad.toml:5:", "sink `out` has no inputs"],
+    );
+}
+
+#[test]
+fn output_that_does_not_exist() {
+    check(
+        &format!(
+            "{SOURCE}[transforms.p]\ntype = \"parse\"\ninputs = [\"app\"]\nformat = \"json\"\n\
+             [sinks.out]\ntype = \"blackhole\"\ninputs = [\"p.droped\"]\n"
+        ),
+        &[
+            "bad.toml:9:",
+            "`p` has no output `droped`",
+            "its outputs are: p, p.dropped",
+        ],
+    );
+}
+
+#[test]
+fn route_has_no_default_output() {
+    check(
+        &format!(
+            "{SOURCE}[transforms.r]\ntype = \"route\"\ninputs = [\"app\"]\nroute.err = \".status >= 500\"\n\
+             [sinks.out]\ntype = \"blackhole\"\ninputs = [\"r\"]\n"
+        ),
+        &["`r` has no default output", "r.err, r._unmatched"],
+    );
+}
+
+#[test]
+fn condition_that_does_not_parse() {
+    check(
+        &format!(
+            "{SOURCE}[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = '.status >= '\n"
+        ),
+        &["bad.toml:6:", "invalid condition"],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let env = Env::new();
+    let (code, err) = stderr_of(
+        &env,
+        "many.toml",
+        "[sources.app]\ntype = \"demo\"\nbogus = 1\n[sinks.a]\ntype = \"nope\"\ninputs = [\"app\"]\n[sinks.b]\ntype = \"file\"\ninputs = [\"app\"]\n",
+    );
+    assert_eq!(code, 78);
+    assert!(err.contains("unknown option `bogus`"), "{err}");
+    assert!(err.contains("unknown sink type `nope`"), "{err}");
+    assert!(err.contains("missing field `path`"), "{err}");
+    assert!(err.contains("3 errors in the configuration."), "{err}");
+}
+
+#[test]
+fn syntax_error_names_line() {
+    check(
+        "[sources.app]\ntype = \"demo\"\nformat = \n",
+        &["bad.toml:3:", "invalid TOML"],
+    );
+}
+
+#[test]
+fn missing_environment_variable() {
+    check(
+        "[sources.app]\ntype = \"demo\"\nformat = \"${LOGBRIDGE_TEST_SURELY_UNSET}\"\n",
+        &[
+            "bad.toml:3:",
+            "environment variable `LOGBRIDGE_TEST_SURELY_UNSET` is not set",
+            "${NAME:-default}",
+        ],
+    );
+}
+
+#[test]
+fn environment_defaults_apply() {
+    let env = Env::new();
+    let path = env.write(
+        "ok.toml",
+        "[sources.app]\ntype = \"demo\"\nformat = \"${LOGBRIDGE_TEST_SURELY_UNSET:-logfmt}\"\n[sinks.out]\ntype = \"blackhole\"\ninputs = [\"app\"]\n",
+    );
+    assert!(env.validate(&path).status.success());
+}
+
+#[test]
+fn yaml_errors_have_lines_too() {
+    let env = Env::new();
+    let (code, err) = stderr_of(
+        &env,
+        "bad.yaml",
+        "sources:\n  app:\n    type: demo\n    formatt: json\nsinks:\n  out:\n    type: blackhole\n    inputs: [app]\n",
+    );
+    assert_eq!(code, 78);
+    assert!(err.contains("bad.yaml:4:"), "{err}");
+    assert!(err.contains("did you mean `format`?"), "{err}");
+}
+
+#[test]
+fn several_files_merge_and_duplicates_are_reported() {
+    let env = Env::new();
+    let a = env.write("a.toml", SOURCE);
+    let b = env.write(
+        "b.toml",
+        "[sinks.out]\ntype = \"blackhole\"\ninputs = [\"app\"]\n",
+    );
+    let out = std::process::Command::new(support::bin())
+        .args(["validate", "-c"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = env.write("c.toml", SOURCE);
+    let out = std::process::Command::new(support::bin())
+        .args(["validate", "-c"])
+        .arg(&a)
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("declared twice"));
+}
+
+#[test]
+fn run_refuses_invalid_config_with_78() {
+    let env = Env::new();
+    let path = env.write("bad.toml", "[sources.app]\ntype = \"nope\"\n");
+    let mut child = env.spawn(&path, &["--no-admin"]);
+    let status = support::wait_exit(&mut child, std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(78));
+}
