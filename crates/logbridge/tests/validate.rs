@@ -233,3 +233,22 @@ fn run_refuses_invalid_config_with_78() {
     let status = support::wait_exit(&mut child, std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(status.code(), Some(78));
 }
+
+#[test]
+fn configuration_reference_is_current() {
+    let out = std::process::Command::new(support::bin())
+        .arg("config-reference")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    assert!(
+        generated == committed,
+        "docs/configuration.md is stale: run `cargo run -- config-reference > docs/configuration.md`"
+    );
+}

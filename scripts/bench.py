@@ -1,0 +1,231 @@
+"""Runs the whole-pipeline benchmark; see scripts/bench."""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "logbridge")
+
+
+def generate(path, n, seed=1):
+    """Writes n JSON lines of about 200 bytes; returns how many pass the filter."""
+    rnd = random.Random(seed)
+    levels = ["debug", "info", "info", "info", "warn", "error"]
+    methods = ["GET", "GET", "POST", "PUT", "DELETE"]
+    paths = ["/api/v1/users", "/api/v1/orders/42", "/login", "/static/app.js", "/api/v1/search?q=x"]
+    passing = 0
+    with open(path, "w") as f:
+        buf = []
+        for i in range(n):
+            level = levels[rnd.randrange(len(levels))]
+            status = rnd.choice([200, 200, 200, 201, 304, 404, 500, 503])
+            if level != "debug":
+                passing += 1
+            line = (
+                '{"ts":"2024-05-01T12:%02d:%02d.%03dZ","level":"%s","svc":"api-%d","method":"%s",'
+                '"path":"%s","status":%d,"ms":%d.%d,"req":"%08x","msg":"request %d handled"}'
+                % (i // 60000 % 60, i // 1000 % 60, i % 1000, level, i % 7, rnd.choice(methods),
+                   rnd.choice(paths), status, rnd.randrange(1000), rnd.randrange(10), rnd.getrandbits(32), i)
+            )
+            buf.append(line)
+            if len(buf) == 10000:
+                f.write("\n".join(buf) + "\n")
+                buf = []
+        if buf:
+            f.write("\n".join(buf) + "\n")
+    return passing
+
+
+def peak_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return n
+            n += chunk.count(b"\n")
+
+
+def run(name, cmd, progress, expected, timeout=600, env=None):
+    """Starts cmd, polls progress() until it reaches expected; returns (secs, rss_kib)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    rss = 0
+    done = 0
+    try:
+        while time.monotonic() - start < timeout:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace")
+                sys.exit(f"{name} exited early ({proc.returncode}):\n{err[-2000:]}")
+            rss = max(rss, peak_rss_kib(proc.pid))
+            done = progress()
+            if done >= expected:
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - start
+        rss = max(rss, peak_rss_kib(proc.pid))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    if done < expected:
+        sys.exit(f"{name}: only {done} of {expected} events after {timeout}s")
+    return elapsed, rss
+
+
+def metric(port, component):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("logbridge_component_sent_events_total{") and f'component_id="{component}"' in line:
+                    return int(float(line.rsplit(" ", 1)[1]))
+    except OSError:
+        return 0
+    return 0
+
+
+def free_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def bench_logbridge(work, src, expected):
+    out = os.path.join(work, "lb-out.log")
+    port = free_port()
+    cfg = os.path.join(work, "logbridge.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""data_dir = "{work}/lb-state"
+[sources.in]
+type = "file"
+include = ["{src}"]
+read_from = "beginning"
+[transforms.parsed]
+type = "parse"
+inputs = ["in"]
+format = "json"
+[transforms.kept]
+type = "filter"
+inputs = ["parsed"]
+condition = '.level != "debug"'
+[sinks.out]
+type = "file"
+inputs = ["kept"]
+path = "{out}"
+encoding.codec = "json"
+""")
+    secs, rss = run(
+        "logbridge",
+        [BIN, "run", "-c", cfg, "--admin-address", f"127.0.0.1:{port}"],
+        lambda: metric(port, "out"),
+        expected,
+        env=dict(os.environ, LOGBRIDGE_LOG="warn"),
+    )
+    return secs, rss
+
+
+def bench_rsyslog(work, src, n):
+    if not shutil.which("rsyslogd"):
+        return None
+    out = os.path.join(work, "rs-out.log")
+    state = os.path.join(work, "rs-state")
+    os.makedirs(state, exist_ok=True)
+    cfg = os.path.join(work, "rsyslog.conf")
+    with open(cfg, "w") as f:
+        f.write(f"""global(workDirectory="{state}")
+module(load="imfile")
+input(type="imfile" File="{src}" Tag="bench" freshStartTail="off" reopenOnTruncate="on")
+template(name="raw" type="string" string="%msg%\\n")
+action(type="omfile" file="{out}" template="raw")
+""")
+    return run("rsyslog", ["rsyslogd", "-n", "-f", cfg, "-i", os.path.join(work, "rs.pid")], lambda: count_lines(out), n)
+
+
+def bench_vector(work, src, expected):
+    vector = shutil.which("vector")
+    if not vector:
+        return None
+    out = os.path.join(work, "vec-out.log")
+    cfg = os.path.join(work, "vector.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""data_dir = "{work}/vec-state"
+[sources.in]
+type = "file"
+include = ["{src}"]
+read_from = "beginning"
+[transforms.parsed]
+type = "remap"
+inputs = ["in"]
+source = ". = parse_json!(.message)"
+[transforms.kept]
+type = "filter"
+inputs = ["parsed"]
+condition = '.level != "debug"'
+[sinks.out]
+type = "file"
+inputs = ["kept"]
+path = "{out}"
+encoding.codec = "json"
+""")
+    os.makedirs(os.path.join(work, "vec-state"), exist_ok=True)
+    return run("vector", [vector, "--config", cfg, "--quiet"], lambda: count_lines(out), expected)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="logbridge-bench-")
+    try:
+        src = os.path.join(work, "input.log")
+        expected = generate(src, args.lines)
+        size = os.path.getsize(src)
+        print(f"input: {args.lines} lines, {size / args.lines:.0f} bytes/line, {expected} pass the filter; {os.cpu_count()} cores")
+        results = {}
+        secs, rss = bench_logbridge(work, src, expected)
+        results["logbridge"] = (args.lines / secs, rss)
+        rs = bench_rsyslog(work, src, args.lines)
+        if rs:
+            results["rsyslog (raw forward)"] = (args.lines / rs[0], rs[1])
+        vec = bench_vector(work, src, expected)
+        if vec:
+            results["vector"] = (args.lines / vec[0], vec[1])
+        print(f"{'pipeline':<24}{'events/s':>14}{'peak RSS MiB':>14}")
+        for name, (eps, rss) in results.items():
+            print(f"{name:<24}{eps:>14,.0f}{rss / 1024:>14.1f}")
+        lb = results["logbridge"]
+        for name, (eps, rss) in results.items():
+            if name != "logbridge":
+                print(f"logbridge / {name}: {lb[0] / eps:.2f}x events/s, {lb[1] / max(rss, 1):.2f}x peak RSS")
+        print(json.dumps({k: {"events_per_sec": round(v[0]), "peak_rss_kib": v[1]} for k, v in results.items()}))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
