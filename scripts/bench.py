@@ -31,8 +31,8 @@ def generate(path, n, seed=1):
             if level != "debug":
                 passing += 1
             line = (
-                '{"ts":"2024-05-01T12:%02d:%02d.%03dZ","level":"%s","svc":"api-%d","method":"%s",'
-                '"path":"%s","status":%d,"ms":%d.%d,"req":"%08x","msg":"request %d handled"}'
+                '{"timestamp":"2024-05-01T12:%02d:%02d.%03dZ","level":"%s","service":"api-%d","method":"%s",'
+                '"path":"%s","status":%d,"duration_ms":%d.%d,"request_id":"%08x","message":"request %d handled"}'
                 % (i // 60000 % 60, i // 1000 % 60, i % 1000, level, i % 7, rnd.choice(methods),
                    rnd.choice(paths), status, rnd.randrange(1000), rnd.randrange(10), rnd.getrandbits(32), i)
             )

@@ -14,6 +14,9 @@
 //! serde_json's recursion limit); no input can make this crate panic, bad
 //! input is an error value.
 
+/// The `bytes` crate, whose `Bytes` and `BytesMut` this crate's API takes.
+pub use bytes;
+
 pub mod decode;
 pub mod encode;
 pub mod framing;

@@ -97,6 +97,13 @@ pub trait TransformConfig: Debug + Send + Sync {
     fn input_kinds(&self) -> DataKind;
     /// Its outputs, given the kinds of events that reach it.
     fn outputs(&self, input: DataKind) -> Vec<OutputDef>;
+
+    /// Whether each batch is handled independently of the others (no state
+    /// kept between batches, no ticks). Such transforms run on several
+    /// batches at once, on several cores, with the order of batches kept.
+    fn is_stateless(&self) -> bool {
+        false
+    }
 }
 
 pub trait SinkConfig: Debug + Send + Sync {

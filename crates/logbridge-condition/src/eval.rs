@@ -28,6 +28,19 @@ pub(crate) enum CmpOp {
 }
 
 impl CmpOp {
+    /// Whether two values in this order satisfy the operator; `None` (no
+    /// order) satisfies none of them.
+    #[inline]
+    fn accepts(self, ordering: Option<Ordering>) -> bool {
+        use Ordering::{Equal, Greater, Less};
+        matches!(
+            (self, ordering),
+            (CmpOp::Eq | CmpOp::Le | CmpOp::Ge, Some(Equal))
+                | (CmpOp::Ne | CmpOp::Lt | CmpOp::Le, Some(Less))
+                | (CmpOp::Ne | CmpOp::Gt | CmpOp::Ge, Some(Greater))
+        )
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",
@@ -137,6 +150,7 @@ impl Expr {
     /// The value of this node: a path's value (`null` when missing), a
     /// literal, or the boolean answer of anything else. Borrows whenever
     /// the event does.
+    #[inline]
     pub(crate) fn value<'a>(&'a self, event: &'a Event) -> Cow<'a, Value> {
         match self {
             Expr::Path(path) => event.get(path).unwrap_or(Cow::Borrowed(&NULL)),
@@ -149,15 +163,23 @@ impl Expr {
 /// `a op b` under the documented semantics: numbers across integer and
 /// float, strings bytewise, timestamps with timestamps, `==` false (and
 /// `!=` true) across types, ordering false across types.
+#[inline]
 pub(crate) fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
-    let ordering = || order(a, b);
-    match op {
-        CmpOp::Eq => equal(a, b),
-        CmpOp::Ne => !equal(a, b),
-        CmpOp::Lt => ordering() == Some(Ordering::Less),
-        CmpOp::Le => matches!(ordering(), Some(Ordering::Less | Ordering::Equal)),
-        CmpOp::Gt => ordering() == Some(Ordering::Greater),
-        CmpOp::Ge => matches!(ordering(), Some(Ordering::Greater | Ordering::Equal)),
+    // Fast paths for what conditions compare most: a field with a literal
+    // of the same type.
+    match (a, b) {
+        (Value::Bytes(x), Value::Bytes(y)) => match op {
+            // Slice equality checks the lengths before the bytes.
+            CmpOp::Eq => x[..] == y[..],
+            CmpOp::Ne => x[..] != y[..],
+            _ => op.accepts(Some(x[..].cmp(&y[..]))),
+        },
+        (Value::Integer(x), Value::Integer(y)) => op.accepts(Some(x.cmp(y))),
+        _ => match op {
+            CmpOp::Eq => equal(a, b),
+            CmpOp::Ne => !equal(a, b),
+            _ => op.accepts(order(a, b)),
+        },
     }
 }
 

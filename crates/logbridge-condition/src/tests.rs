@@ -1,7 +1,7 @@
 //! Tests of the language through the public API: tables of conditions with
 //! their expected answer on a fixture event, of sources with their parsed
 //! form, and of bad sources with the offset and message of their error.
-//! Property tests are in `tests/props.rs`.
+//! Property tests are in `props.rs` beside this file.
 
 mod props;
 

@@ -28,7 +28,7 @@ pub(crate) fn closest<'a>(
 }
 
 /// A hint: "did you mean `x`?" or the list of valid names.
-pub(crate) fn hint<'a>(word: &str, candidates: &[&'a str]) -> String {
+pub(crate) fn hint(word: &str, candidates: &[&str]) -> String {
     match closest(word, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => format!("expected one of: {}", candidates.join(", ")),

@@ -78,7 +78,7 @@ fn metric_get<'a>(m: &'a Metric, path: &Path) -> Option<Cow<'a, Value>> {
             "timestamp" if m.time_unix_nano != 0 => {
                 Some(Cow::Owned(Value::Timestamp(m.time_unix_nano)))
             }
-            _ => resource_get(&m.resource.attributes, path),
+            _ => resource_get(&m.resource().attributes, path),
         };
     }
     let (Segment::Field(head), rest) = path.segments.split_first()? else {
@@ -104,7 +104,7 @@ fn metric_get<'a>(m: &'a Metric, path: &Path) -> Option<Cow<'a, Value>> {
 
 fn span_get<'a>(s: &'a Span, path: &Path) -> Option<Cow<'a, Value>> {
     if path.root == PathRoot::Metadata {
-        return resource_get(&s.resource.attributes, path);
+        return resource_get(&s.resource().attributes, path);
     }
     let (Segment::Field(head), rest) = path.segments.split_first()? else {
         return None;

@@ -14,7 +14,8 @@ use crate::span::{SpanId, TraceId};
 use crate::value::{KeyString, ObjectMap, Value};
 
 /// What produced the telemetry (OpenTelemetry Resource). Shared between the
-/// events of one batch through an `Arc`.
+/// events of one batch through an `Arc`; events without one hold `None`, so
+/// a plain log line costs no allocation for it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Resource {
     pub attributes: ObjectMap,
@@ -30,6 +31,37 @@ pub struct Scope {
     pub attributes: ObjectMap,
     pub dropped_attributes_count: u32,
     pub schema_url: String,
+}
+
+/// The empty resource, for events that have none.
+pub static EMPTY_RESOURCE: Resource = Resource {
+    attributes: ObjectMap::new(),
+    dropped_attributes_count: 0,
+    schema_url: String::new(),
+};
+
+/// The empty scope, for events that have none.
+pub static EMPTY_SCOPE: Scope = Scope {
+    name: String::new(),
+    version: String::new(),
+    attributes: ObjectMap::new(),
+    dropped_attributes_count: 0,
+    schema_url: String::new(),
+};
+
+/// The resource behind an optional shared pointer.
+pub fn resource_of(r: &Option<Arc<Resource>>) -> &Resource {
+    r.as_deref().unwrap_or(&EMPTY_RESOURCE)
+}
+
+/// The scope behind an optional shared pointer.
+pub fn scope_of(s: &Option<Arc<Scope>>) -> &Scope {
+    s.as_deref().unwrap_or(&EMPTY_SCOPE)
+}
+
+/// Mutable access, creating (or unsharing) the value.
+pub(crate) fn make_mut<T: Clone + Default>(slot: &mut Option<Arc<T>>) -> &mut T {
+    Arc::make_mut(slot.get_or_insert_with(Default::default))
 }
 
 /// A log event.
@@ -49,13 +81,21 @@ pub struct LogRecord {
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub flags: u32,
-    pub resource: Arc<Resource>,
-    pub scope: Arc<Scope>,
+    pub resource: Option<Arc<Resource>>,
+    pub scope: Option<Arc<Scope>>,
 }
 
 const MESSAGE: &str = "message";
 
 impl LogRecord {
+    pub fn resource(&self) -> &Resource {
+        resource_of(&self.resource)
+    }
+
+    pub fn scope(&self) -> &Scope {
+        scope_of(&self.scope)
+    }
+
     /// A log whose body is a raw line.
     pub fn from_line(line: Bytes, observed_time_unix_nano: i64) -> LogRecord {
         LogRecord {
@@ -196,15 +236,15 @@ impl LogRecord {
             ("dropped_attributes_count", []) => {
                 owned(Value::Integer(self.dropped_attributes_count.into()))
             }
-            ("resource", rest) => object_get(&self.resource.attributes, rest),
+            ("resource", rest) => object_get(&self.resource().attributes, rest),
             ("scope", [Segment::Field(f)]) if f == "name" => {
-                owned(Value::from(self.scope.name.as_str()))
+                owned(Value::from(self.scope().name.as_str()))
             }
             ("scope", [Segment::Field(f)]) if f == "version" => {
-                owned(Value::from(self.scope.version.as_str()))
+                owned(Value::from(self.scope().version.as_str()))
             }
             ("scope", [Segment::Field(f), rest @ ..]) if f == "attributes" => {
-                object_get(&self.scope.attributes, rest)
+                object_get(&self.scope().attributes, rest)
             }
             _ => None,
         }
@@ -259,17 +299,17 @@ impl LogRecord {
                 }
             }
             ("resource", rest) if !rest.is_empty() => {
-                let attrs = &mut Arc::make_mut(&mut self.resource).attributes;
+                let attrs = &mut make_mut(&mut self.resource).attributes;
                 object_set(attrs, rest, value);
             }
             ("scope", [Segment::Field(f)]) if f == "name" => {
-                Arc::make_mut(&mut self.scope).name = value.to_string_lossy().into_owned()
+                make_mut(&mut self.scope).name = value.to_string_lossy().into_owned()
             }
             ("scope", [Segment::Field(f)]) if f == "version" => {
-                Arc::make_mut(&mut self.scope).version = value.to_string_lossy().into_owned()
+                make_mut(&mut self.scope).version = value.to_string_lossy().into_owned()
             }
             ("scope", [Segment::Field(f), rest @ ..]) if f == "attributes" && !rest.is_empty() => {
-                object_set(&mut Arc::make_mut(&mut self.scope).attributes, rest, value)
+                object_set(&mut make_mut(&mut self.scope).attributes, rest, value)
             }
             _ => return Err(format!("%{head} is not a metadata field of a log")),
         }

@@ -86,11 +86,19 @@ pub struct Metric {
     pub start_time_unix_nano: i64,
     pub description: String,
     pub unit: String,
-    pub resource: Arc<Resource>,
-    pub scope: Arc<Scope>,
+    pub resource: Option<Arc<Resource>>,
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl Metric {
+    pub fn resource(&self) -> &Resource {
+        crate::log::resource_of(&self.resource)
+    }
+
+    pub fn scope(&self) -> &Scope {
+        crate::log::scope_of(&self.scope)
+    }
+
     pub fn gauge(name: &str, value: f64, time_unix_nano: i64) -> Metric {
         Metric {
             name: KeyString::new(name),

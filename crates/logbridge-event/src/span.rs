@@ -125,11 +125,19 @@ pub struct Span {
     pub links: Vec<SpanLink>,
     pub dropped_links_count: u32,
     pub status: SpanStatus,
-    pub resource: Arc<Resource>,
-    pub scope: Arc<Scope>,
+    pub resource: Option<Arc<Resource>>,
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl Span {
+    pub fn resource(&self) -> &Resource {
+        crate::log::resource_of(&self.resource)
+    }
+
+    pub fn scope(&self) -> &Scope {
+        crate::log::scope_of(&self.scope)
+    }
+
     pub fn estimated_size(&self) -> usize {
         128 + self.name.len()
             + self

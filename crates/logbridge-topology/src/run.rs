@@ -39,7 +39,8 @@ pub struct Topology {
 
 enum Pending {
     Source(Box<dyn logbridge_component::Source>),
-    Transform(Box<dyn Transform>, Vec<Option<String>>),
+    /// Stateless transforms get one instance per core.
+    Transform(Vec<Box<dyn Transform>>, Vec<Option<String>>),
     Sink(Box<dyn logbridge_component::Sink>),
 }
 
@@ -133,10 +134,18 @@ impl Topology {
                 data_dir: config.data_dir.clone(),
                 metrics: metrics.clone(),
             };
-            let transform = spec.config.build(&cx).map_err(|e| RunError::Build {
-                id: id.clone(),
-                message: e.message,
-            })?;
+            let copies = if spec.config.is_stateless() {
+                parallelism()
+            } else {
+                1
+            };
+            let transform = (0..copies)
+                .map(|_| spec.config.build(&cx))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| RunError::Build {
+                    id: id.clone(),
+                    message: e.message,
+                })?;
             let defs = spec.config.outputs(spec.input_kinds);
             let names = defs.iter().map(|d| d.name.clone()).collect();
             let outs = outputs_for(id, &defs, &metrics, &mut wiring);
@@ -307,7 +316,32 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// How many batches a stateless transform works on at once.
+fn parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+}
+
 async fn run_transform(
+    id: &str,
+    mut instances: Vec<Box<dyn Transform>>,
+    names: Vec<Option<String>>,
+    rx: BatchReceiver,
+    outputs: Vec<Output>,
+    metrics: Arc<ComponentMetrics>,
+) {
+    if instances.len() > 1 {
+        return run_concurrently(id, instances, names, rx, outputs, metrics).await;
+    }
+    let Some(transform) = instances.pop() else {
+        return;
+    };
+    run_sequentially(id, transform, names, rx, outputs, metrics).await
+}
+
+/// One batch at a time, with ticks and a final flush.
+async fn run_sequentially(
     id: &str,
     mut transform: Box<dyn Transform>,
     names: Vec<Option<String>>,
@@ -333,6 +367,53 @@ async fn run_transform(
     }
     transform.finish(&mut out);
     send_all(id, &mut out, &outputs, &metrics).await;
+}
+
+/// Several batches at once, each on its own task with its own instance of
+/// the transform, results sent on in the order the batches came in.
+async fn run_concurrently(
+    id: &str,
+    mut idle: Vec<Box<dyn Transform>>,
+    names: Vec<Option<String>>,
+    mut rx: BatchReceiver,
+    outputs: Vec<Output>,
+    metrics: Arc<ComponentMetrics>,
+) {
+    use futures::StreamExt;
+    use futures::stream::FuturesOrdered;
+    let mut running = FuturesOrdered::new();
+    let mut input_open = true;
+    while input_open || !running.is_empty() {
+        tokio::select! {
+            biased;
+            Some(done) = running.next(), if !running.is_empty() => {
+                let (transform, mut out): (Box<dyn Transform>, TransformOutputs) = match done {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // The instance panicked on this batch; carry on with the others.
+                        error!(message = "Transform panicked on a batch; the batch is lost to this transform.", component_id = id, error = %e);
+                        metrics.add_error();
+                        continue;
+                    }
+                };
+                idle.push(transform);
+                send_all(id, &mut out, &outputs, &metrics).await;
+            }
+            batch = rx.recv(), if input_open && !idle.is_empty() => {
+                let Some(batch) = batch else {
+                    input_open = false;
+                    continue;
+                };
+                metrics.add_received(batch.len(), batch.byte_size());
+                let Some(mut transform) = idle.pop() else { continue };
+                let mut out = TransformOutputs::new(names.clone());
+                running.push_back(tokio::spawn(async move {
+                    transform.transform(batch, &mut out);
+                    (transform, out)
+                }));
+            }
+        }
+    }
 }
 
 async fn tick(ticker: &mut Option<tokio::time::Interval>) {

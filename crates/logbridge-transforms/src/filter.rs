@@ -29,6 +29,10 @@ impl TransformConfig for FilterConfig {
         }))
     }
 
+    fn is_stateless(&self) -> bool {
+        true
+    }
+
     fn input_kinds(&self) -> DataKind {
         DataKind::ALL
     }

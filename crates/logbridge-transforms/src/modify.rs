@@ -104,6 +104,10 @@ impl TransformConfig for ModifyConfig {
         }))
     }
 
+    fn is_stateless(&self) -> bool {
+        true
+    }
+
     fn input_kinds(&self) -> DataKind {
         DataKind::LOG
     }

@@ -113,6 +113,10 @@ impl TransformConfig for ParseConfig {
         }))
     }
 
+    fn is_stateless(&self) -> bool {
+        true
+    }
+
     fn input_kinds(&self) -> DataKind {
         DataKind::LOG
     }
@@ -137,21 +141,25 @@ struct Parse {
 impl Parse {
     /// Parses one log in place; the error message on failure.
     fn parse_one(&self, log: &mut LogRecord) -> Result<(), String> {
-        let parsed = {
-            let Some(value) = log.get(&self.field) else {
-                return Err(format!("field {} is missing", self.field));
-            };
-            match value.as_bytes() {
-                Some(bytes) => self.parser.parse(bytes).map_err(|e| e.to_string())?,
-                None => {
+        // A cheap clone of the field's bytes lets strings in the result
+        // slice the input instead of copying it.
+        let input = match log.get(&self.field) {
+            Some(value) => match value.as_ref() {
+                Value::Bytes(b) => b.clone(),
+                other => {
                     return Err(format!(
                         "field {} is a {}, not a string",
                         self.field,
-                        value.kind_name()
+                        other.kind_name()
                     ));
                 }
-            }
+            },
+            None => return Err(format!("field {} is missing", self.field)),
         };
+        let parsed = self
+            .parser
+            .parse_bytes(&input, log.observed_time_unix_nano)
+            .map_err(|e| e.to_string())?;
         if self.drop_field {
             log.remove(&self.field);
         }
@@ -159,20 +167,25 @@ impl Parse {
     }
 }
 
-fn merge(log: &mut LogRecord, target: Option<&Path>, parsed: ObjectMap) -> Result<(), String> {
-    match target {
-        Some(path) => log.insert(path, Value::Object(parsed)).map(drop),
-        None => {
-            for (key, value) in parsed {
-                if key == "message" {
-                    log.body = value;
-                } else {
-                    log.attributes.insert(key, value);
-                }
-            }
-            Ok(())
-        }
+fn merge(log: &mut LogRecord, target: Option<&Path>, mut parsed: ObjectMap) -> Result<(), String> {
+    if let Some(path) = target {
+        return log.insert(path, Value::Object(parsed)).map(drop);
     }
+    if let Some(message) = parsed.remove("message") {
+        log.body = message;
+    }
+    // Usually the log holds a couple of attributes (`file`, `host`) and
+    // the parsed object many: move the few into the many instead of
+    // re-inserting every parsed key. Parsed fields win on a clash.
+    if log.attributes.len() <= parsed.len() {
+        std::mem::swap(&mut log.attributes, &mut parsed);
+        for (key, value) in parsed {
+            log.attributes.entry(key).or_insert(value);
+        }
+    } else {
+        log.attributes.extend(parsed);
+    }
+    Ok(())
 }
 
 impl Transform for Parse {

@@ -44,6 +44,10 @@ impl TransformConfig for RouteConfig {
         Ok(Box::new(Route { routes }))
     }
 
+    fn is_stateless(&self) -> bool {
+        true
+    }
+
     fn input_kinds(&self) -> DataKind {
         DataKind::ALL
     }

@@ -14,9 +14,11 @@
 //! needed, which is the fast path for lines that are already `Bytes`.
 //!
 //! Formats, in short:
-//! - `json`: the record must be one JSON object; numbers that fit an `i64`
-//!   are integers, other numbers floats. Nesting is limited to 128 levels.
-//!   A duplicated key keeps its last value.
+//! - `json`: the record must be one JSON object (RFC 8259; anything else is
+//!   [`ParseError::NotAnObject`] or [`ParseError::InvalidJson`]); numbers
+//!   that fit an `i64` are integers, other numbers floats (correctly
+//!   rounded). Nesting is limited to 128 levels. A duplicated key keeps its
+//!   last value. A hand-written parser, tested against serde_json.
 //! - `logfmt`: `key=value key2="quoted \"value\"" flag`. Every value stays a
 //!   string (no guessing of numbers: `version=1.10` must not become `1.1`);
 //!   a bare key is `true`; `key=` is the empty string. Dotted keys are kept

@@ -453,3 +453,153 @@ proptest! {
         }
     }
 }
+
+/// Floats equal but for serde_json's default parsing, which may be off by
+/// a unit in the last place, and by more for subnormal numbers (ours is
+/// correctly rounded, which the round-trip tests check).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => {
+            let diff = (x - y).abs();
+            x == y || diff <= 4.0 * f64::EPSILON * x.abs().max(y.abs()) || diff <= f64::MIN_POSITIVE
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => same_map(x, y),
+        _ => a == b,
+    }
+}
+
+fn same_map(x: &ObjectMap, y: &ObjectMap) -> bool {
+    x.len() == y.len()
+        && x.iter()
+            .zip(y)
+            .all(|((kx, vx), (ky, vy))| kx == ky && same_value(vx, vy))
+}
+
+/// Our JSON parser against serde_json (through the event crate's
+/// `Deserialize for Value`): the same values, an error exactly when
+/// serde_json fails, "not an object" exactly when it returns another value.
+fn agrees_with_serde_json(input: &[u8]) -> Result<(), String> {
+    let ours = parser(ParserConfig::Json).parse(input);
+    let theirs = serde_json::from_slice::<Value>(input);
+    match (&ours, &theirs) {
+        (Ok(a), Ok(Value::Object(b))) if same_map(a, b) => Ok(()),
+        (Err(ParseError::NotAnObject), Ok(v)) if v.as_object().is_none() => Ok(()),
+        (Err(ParseError::InvalidJson { .. } | ParseError::Empty), Err(_)) => Ok(()),
+        _ => Err(format!(
+            "input {:?}: ours {ours:?}, serde_json {theirs:?}",
+            String::from_utf8_lossy(input)
+        )),
+    }
+}
+
+#[test]
+fn json_agrees_with_serde_json_on_edge_cases() {
+    let cases: &[&[u8]] = &[
+        b"{}",
+        b"{\"a\":-0}",
+        b"{\"a\":-0.0,\"b\":0e0,\"c\":1E+2,\"d\":1e-400}",
+        b"{\"a\":9223372036854775807,\"b\":9223372036854775808,\"c\":-9223372036854775809}",
+        b"{\"a\":123456789012345678901234567890}",
+        b"{\"a\":1e400}",
+        b"{\"a\":01}",
+        b"{\"a\":1.}",
+        b"{\"a\":.5}",
+        b"{\"a\":-}",
+        b"{\"a\":+1}",
+        b"{\"a\":\"\\ud83d\\ude00\"}",
+        b"{\"a\":\"\\ud83d\"}",
+        b"{\"a\":\"\\ud83dx\"}",
+        b"{\"a\":\"\\ud83d\\u0041\"}",
+        b"{\"a\":\"\\udc00\"}",
+        b"{\"a\":\"\\u00zz\"}",
+        b"{\"a\":\"\\x\"}",
+        b"{\"a\":\"tab\there\"}",
+        b"{\"a\":\"del\x7f\"}",
+        b"{\"\xc3\xa9\":\"\xe2\x82\xac\"}",
+        b"{\"a\":\"\xc3\"}",
+        b"{\"a\":1}\xff",
+        b"\xef\xbb\xbf{}",
+        b"\x0c{}",
+        b"{\"a\" : [ 1 , 2 ] , \"b\" : { } }",
+        b"{\"a\":[1,]}",
+        b"{,}",
+        b"{\"a\"}",
+        b"{\"a\":}",
+        b"{1:2}",
+        b"[] x",
+        b"1 2",
+        b"  ",
+        b"nul",
+        b"truex",
+        b"{\"a\":tru}",
+        b"\"unterminated",
+        b"{\"a\":\"\\",
+    ];
+    for input in cases {
+        agrees_with_serde_json(input).unwrap();
+    }
+    // The nesting limit: 127 levels are fine, 128 are not, for both.
+    for depth in [126, 127, 128] {
+        agrees_with_serde_json(&nested(depth)).unwrap();
+    }
+}
+
+fn json_value_strategy() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::from),
+        "[a-z\\\\\"\u{0}-\u{1f}\u{e9}\u{1f600}]{0,8}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            prop::collection::btree_map("[a-z]{0,3}|.{0,4}", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Valid JSON, sometimes with whitespace and sometimes damaged.
+fn json_text_strategy() -> impl Strategy<Value = Vec<u8>> {
+    let object = prop::collection::btree_map(".{0,6}", json_value_strategy(), 0..6)
+        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()));
+    let text = prop_oneof![
+        3 => object.prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        1 => json_value_strategy().prop_map(|v| serde_json::to_vec_pretty(&v).unwrap()),
+    ];
+    let edit = (
+        any::<prop::sample::Index>(),
+        prop::sample::select(b"{}[]\",:\\ \n0123456789-+.eEtrufalsn\xff\x01u".to_vec()),
+        0u8..4,
+    );
+    (text, prop::collection::vec(edit, 0..3)).prop_map(|(mut text, edits)| {
+        for (at, byte, kind) in edits {
+            let i = at.index(text.len() + 1);
+            match kind {
+                0 => text.insert(i, byte),
+                1 if i < text.len() => text[i] = byte,
+                2 if i < text.len() => {
+                    text.remove(i);
+                }
+                _ => text.truncate(i),
+            }
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn json_parser_agrees_with_serde_json(input in json_text_strategy()) {
+        agrees_with_serde_json(&input).map_err(TestCaseError::fail)?;
+    }
+}

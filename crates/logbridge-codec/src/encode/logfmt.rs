@@ -15,7 +15,7 @@ pub(super) fn encode(event: &Event, out: &mut Vec<u8>) {
             key.clear();
             push_key(&mut key, name);
             match field {
-                Field::Value(v) => pair(out, start, &mut key, v),
+                Field::Value(v) => pair(out, start, &mut key, v, 0),
                 Field::Timestamp(ns) => {
                     separator(out, start);
                     out.extend_from_slice(&key);
@@ -33,7 +33,7 @@ fn object(out: &mut Vec<u8>, start: usize, key: &mut Vec<u8>, map: &logbridge_ev
     for (name, value) in map {
         key.clear();
         push_key(key, name);
-        pair(out, start, key, value);
+        pair(out, start, key, value, 0);
     }
 }
 
@@ -44,17 +44,19 @@ fn separator(out: &mut Vec<u8>, start: usize) {
     }
 }
 
-/// Writes `value` under `key`, flattening containers; `key` is restored
-/// to what it was on return.
-fn pair(out: &mut Vec<u8>, start: usize, key: &mut Vec<u8>, value: &Value) {
+/// Writes `value` under `key`, flattening containers (up to
+/// [`write::MAX_DEPTH`] levels); `key` is restored to what it was on
+/// return.
+fn pair(out: &mut Vec<u8>, start: usize, key: &mut Vec<u8>, value: &Value, depth: usize) {
     let key_len = key.len();
     match value {
+        Value::Object(_) | Value::Array(_) if depth >= write::MAX_DEPTH => {}
         Value::Object(m) if !m.is_empty() => {
             for (name, v) in m {
                 key.truncate(key_len);
                 key.push(b'.');
                 push_key(key, name);
-                pair(out, start, key, v);
+                pair(out, start, key, v, depth + 1);
             }
         }
         Value::Array(a) if !a.is_empty() => {
@@ -63,7 +65,7 @@ fn pair(out: &mut Vec<u8>, start: usize, key: &mut Vec<u8>, value: &Value) {
                 key.push(b'[');
                 write::int(key, i64::try_from(i).unwrap_or(i64::MAX));
                 key.push(b']');
-                pair(out, start, key, v);
+                pair(out, start, key, v, depth + 1);
             }
         }
         scalar => {
@@ -85,8 +87,9 @@ fn scalar_value(out: &mut Vec<u8>, value: &Value) {
         },
         Value::Timestamp(ns) => write::timestamp(out, *ns),
         Value::Integer(i) => write::int(out, *i),
-        // Empty containers, booleans and floats: their canonical text,
-        // which needs no quotes (`{}`, `[]`, `true`, `2.5`, `NaN`).
+        Value::Float(f) if f.is_finite() => write::json_f64(out, *f),
+        // Empty containers, booleans and the other floats: their canonical
+        // text, which needs no quotes (`{}`, `[]`, `true`, `NaN`, `inf`).
         other => out.extend_from_slice(other.to_string_lossy().as_bytes()),
     }
 }

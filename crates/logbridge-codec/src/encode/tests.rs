@@ -124,10 +124,10 @@ fn histogram() -> Event {
             sum: 0.75,
         },
         unit: "s".into(),
-        resource: Arc::new(Resource {
+        resource: Some(Arc::new(Resource {
             attributes: obj(&[("service.name", "api".into())]),
             ..Resource::default()
-        }),
+        })),
         ..Metric::default()
     })
 }
@@ -178,11 +178,11 @@ fn span() -> Event {
             code: StatusCode::Error,
             message: "timeout".into(),
         },
-        scope: Arc::new(Scope {
+        scope: Some(Arc::new(Scope {
             name: "tracer".into(),
             version: "1.0".into(),
             ..Scope::default()
-        }),
+        })),
         ..Span::default()
     })
 }

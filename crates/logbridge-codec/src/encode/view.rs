@@ -35,7 +35,7 @@ pub(crate) fn log_fields<'a>(log: &'a LogRecord, mut f: impl FnMut(&'a str, Fiel
         while let Some(slot) = extras.get_mut(next) {
             match slot {
                 Some((name, _)) if *name > key => break,
-                Some((name, field)) => f(*name, *field),
+                Some((name, field)) => f(name, *field),
                 None => {}
             }
             *slot = None;
@@ -139,7 +139,7 @@ pub(crate) fn metric_object(m: &Metric) -> ObjectMap {
     }
     put_text(&mut map, "unit", &m.unit);
     put_text(&mut map, "description", &m.description);
-    resource_and_scope(&mut map, &m.resource, &m.scope);
+    resource_and_scope(&mut map, m.resource(), m.scope());
     map
 }
 
@@ -234,7 +234,7 @@ pub(crate) fn span_object(s: &Span) -> ObjectMap {
         put(&mut map, "links", links.collect::<Vec<_>>());
     }
     put_nonzero(&mut map, "dropped_links_count", s.dropped_links_count);
-    resource_and_scope(&mut map, &s.resource, &s.scope);
+    resource_and_scope(&mut map, s.resource(), s.scope());
     map
 }
 

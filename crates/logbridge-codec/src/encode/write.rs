@@ -50,7 +50,17 @@ pub(crate) fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// Containers nested deeper than this are written as `null` (JSON) or left
+/// out (logfmt): the writers recurse, and a value built by some source
+/// without a depth limit must not overflow the stack. Parsers in this crate
+/// never build values this deep.
+pub(crate) const MAX_DEPTH: usize = 128;
+
 pub(crate) fn json_value(out: &mut Vec<u8>, v: &Value) {
+    json_value_at(out, v, 0);
+}
+
+fn json_value_at(out: &mut Vec<u8>, v: &Value, depth: usize) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -63,21 +73,28 @@ pub(crate) fn json_value(out: &mut Vec<u8>, v: &Value) {
             timestamp(out, *ns);
             out.push(b'"');
         }
+        Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => {
+            out.extend_from_slice(b"null");
+        }
         Value::Array(a) => {
             out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                json_value(out, x);
+                json_value_at(out, x, depth + 1);
             }
             out.push(b']');
         }
-        Value::Object(m) => json_object(out, m),
+        Value::Object(m) => json_object_at(out, m, depth),
     }
 }
 
 pub(crate) fn json_object(out: &mut Vec<u8>, m: &ObjectMap) {
+    json_object_at(out, m, 0);
+}
+
+fn json_object_at(out: &mut Vec<u8>, m: &ObjectMap, depth: usize) {
     out.push(b'{');
     for (i, (k, x)) in m.iter().enumerate() {
         if i > 0 {
@@ -85,7 +102,7 @@ pub(crate) fn json_object(out: &mut Vec<u8>, m: &ObjectMap) {
         }
         json_str(out, k);
         out.push(b':');
-        json_value(out, x);
+        json_value_at(out, x, depth + 1);
     }
     out.push(b'}');
 }
@@ -152,9 +169,9 @@ pub(crate) fn timestamp(out: &mut Vec<u8>, ns: i64) {
     digits(out, dt.second(), 2);
     if nanos != 0 {
         out.push(b'.');
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             digits(out, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             digits(out, nanos / 1_000, 6);
         } else {
             digits(out, nanos, 9);
@@ -202,6 +219,23 @@ mod tests {
         assert_eq!(text(|o| json_f64(o, 2.5)), "2.5");
         assert_eq!(text(|o| json_f64(o, f64::NAN)), "null");
         assert_eq!(text(|o| json_f64(o, f64::NEG_INFINITY)), "null");
+    }
+
+    #[test]
+    fn deep_values_are_cut_instead_of_overflowing_the_stack() {
+        let mut v = Value::Integer(1);
+        for _ in 0..MAX_DEPTH + 5 {
+            v = Value::Array(vec![v]);
+        }
+        let json = text(|o| json_value(o, &v));
+        assert_eq!(
+            json,
+            format!("{}null{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH))
+        );
+        // Dropping is recursive too (in the event crate), so unwind by hand.
+        while let Value::Array(mut a) = v {
+            v = a.pop().unwrap_or_default();
+        }
     }
 
     #[test]

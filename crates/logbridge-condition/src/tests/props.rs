@@ -158,10 +158,10 @@ fn arb_event() -> impl Strategy<Value = Event> {
                     attributes,
                     time_unix_nano: time,
                     severity_text: severity.map(Into::into),
-                    resource: Arc::new(Resource {
+                    resource: Some(Arc::new(Resource {
                         attributes: resource,
                         ..Resource::default()
-                    }),
+                    })),
                     ..LogRecord::default()
                 })
             }),

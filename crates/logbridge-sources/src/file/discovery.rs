@@ -195,6 +195,7 @@ pub(super) enum Cause {
     ListDir,
     Stat,
     Open,
+    Read,
 }
 
 /// Logs an error once per (path, cause) until it changes or goes away, and
@@ -245,6 +246,11 @@ impl ErrorLog {
             ),
             Cause::Open => warn!(
                 message = "Cannot open a matching file; will retry at the next scan.",
+                %error,
+                path = %p
+            ),
+            Cause::Read => warn!(
+                message = "Cannot read a matching file; will retry at the next scan.",
                 %error,
                 path = %p
             ),

@@ -95,14 +95,16 @@ pub(super) fn fingerprint(file: &File, partial_ok: bool) -> io::Result<Option<u3
 const TAIL_WINDOW: u64 = 64 * 1024;
 
 /// The start of the line that `end` falls in: just after the last `\n`
-/// before `end` (within 64 KiB), else `end`. Starting a file "at the end"
-/// there means a line half-written at startup is read whole once finished.
+/// before `end`, or 0 if there is none; `end` itself if the line started
+/// more than 64 KiB earlier. Starting a file "at the end" there means a
+/// line half-written at startup is read whole once finished.
 pub(super) fn line_start_before(file: &File, end: u64) -> io::Result<u64> {
     let from = end.saturating_sub(TAIL_WINDOW);
     let mut tail = vec![0u8; (end - from) as usize];
     let n = read_full_at(file, &mut tail, from)?;
     Ok(match tail[..n].iter().rposition(|&b| b == b'\n') {
         Some(newline) => from + newline as u64 + 1,
+        None if from == 0 => 0,
         None => end,
     })
 }
@@ -153,6 +155,13 @@ mod tests {
         assert_eq!(line_start_before(&f, 5).unwrap(), 5);
         assert_eq!(line_start_before(&f, 0).unwrap(), 0);
         let (_t, f) = file_with(b"nonewline");
-        assert_eq!(line_start_before(&f, 9).unwrap(), 9);
+        assert_eq!(line_start_before(&f, 9).unwrap(), 0);
+        let mut long = vec![b'x'; 70 * 1024];
+        long[10] = b'\n';
+        let (_t, f) = file_with(&long);
+        assert_eq!(
+            line_start_before(&f, long.len() as u64).unwrap(),
+            long.len() as u64
+        );
     }
 }

@@ -34,5 +34,3 @@ mod source;
 mod tests;
 
 pub use config::{FileConfig, ReadFrom};
-#[cfg(test)]
-mod perf_tmp;

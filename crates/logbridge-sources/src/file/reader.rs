@@ -12,11 +12,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use logbridge_codec::framing::{Frame, LineFramer};
 use logbridge_event::{Event, KeyString, LogRecord, Value};
 
-use super::config::ReadFrom;
 use super::identity::{FileId, FileKey, read_at};
 
 /// Bytes asked for per read.
@@ -27,8 +26,9 @@ pub(super) const BATCH_EVENTS: usize = 1024;
 /// Where to start once the file's identity is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Resume {
-    /// At the checkpoint if there is one, else as `fallback` says.
-    Checkpoint { fallback: ReadFrom },
+    /// At the checkpoint if there is one, else at `otherwise` (0, or where
+    /// the file ended when found at startup with `read_from = "end"`).
+    Checkpoint { otherwise: u64 },
     /// At offset 0, whatever the checkpoints say (a truncated file).
     Beginning,
 }
@@ -207,7 +207,17 @@ struct Cutter<'a> {
     overlong: usize,
     longest_overlong: usize,
     attrs: &'a [(KeyString, Value)],
+    /// This batch's own copies of `attrs`, made at its first line.
+    batch_attrs: Vec<(KeyString, Value)>,
     observed: i64,
+}
+
+/// A copy of `value` that shares no reference count with other batches.
+fn fresh(value: &Value) -> Value {
+    match value {
+        Value::Bytes(b) => Value::Bytes(Bytes::copy_from_slice(b)),
+        other => other.clone(),
+    }
 }
 
 impl<'a> Cutter<'a> {
@@ -221,6 +231,7 @@ impl<'a> Cutter<'a> {
             overlong: 0,
             longest_overlong: 0,
             attrs,
+            batch_attrs: Vec::new(),
             observed,
         }
     }
@@ -230,9 +241,18 @@ impl<'a> Cutter<'a> {
             Frame::Line { line, consumed } => {
                 self.pos += consumed as u64;
                 self.bytes += line.len();
+                if self.events.is_empty() && !self.attrs.is_empty() {
+                    // Every line of a batch shares one copy of each value
+                    // (cloning a `Bytes` is a reference count increment).
+                    // One copy per batch, not per file: the sink drops a
+                    // batch while the next is being filled, and a count
+                    // shared by both would bounce between their cores.
+                    self.batch_attrs.clear();
+                    self.batch_attrs
+                        .extend(self.attrs.iter().map(|(k, v)| (k.clone(), fresh(v))));
+                }
                 let mut record = LogRecord::from_line(line, self.observed);
-                for (key, value) in self.attrs {
-                    // Cheap clones: short keys are inline, values share bytes.
+                for (key, value) in &self.batch_attrs {
                     record.attributes.insert(key.clone(), value.clone());
                 }
                 self.events.push(Event::Log(record));

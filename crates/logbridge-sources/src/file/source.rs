@@ -245,6 +245,12 @@ impl State {
         self.errors.begin_scan();
         let paths = self.settings.discovery.find(&mut self.errors, &cx.metrics);
         let mut seen: HashSet<identity::FileId> = HashSet::with_capacity(paths.len());
+        let mut open: HashMap<identity::FileId, usize> = self
+            .readers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.file_id, i))
+            .collect();
         for path in paths {
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
@@ -256,8 +262,9 @@ impl State {
                 }
             };
             let id = identity::file_id(&meta);
-            if let Some(reader) = self.readers.iter_mut().find(|r| r.file_id == id) {
+            if let Some(&i) = open.get(&id) {
                 seen.insert(id);
+                let reader = &mut self.readers[i];
                 if reader.path != path && !path_leads_to(&reader.path, id) {
                     // Renamed to a name that still matches.
                     info!(message = "File was renamed.", from = %reader.path.display(), to = %path.display());
@@ -282,31 +289,41 @@ impl State {
             };
             // Identify what was opened, not what the path led to a moment
             // before: a rotation may have happened in between.
-            let id = match file.metadata() {
-                Ok(meta) => identity::file_id(&meta),
+            let meta = match file.metadata() {
+                Ok(meta) => meta,
                 Err(e) => {
                     self.errors.report(&path, Cause::Stat, &e, &cx.metrics);
                     continue;
                 }
             };
+            let id = identity::file_id(&meta);
             seen.insert(id);
-            if self.readers.iter().any(|r| r.file_id == id) {
+            if open.contains_key(&id) {
                 continue;
             }
-            let fallback = if initial {
-                self.settings.read_from
+            // "The end" is where the file is now, not when its identity is
+            // known: lines written in between are new.
+            let otherwise = if initial && self.settings.read_from == ReadFrom::End {
+                match line_start_before(&file, meta.len()) {
+                    Ok(offset) => offset,
+                    Err(e) => {
+                        self.errors.report(&path, Cause::Read, &e, &cx.metrics);
+                        continue;
+                    }
+                }
             } else {
-                ReadFrom::Beginning
+                0
             };
             let attrs = self.attributes(&path);
             let reader_id = self.new_id();
             debug!(message = "Found a new file.", path = %path.display());
+            open.insert(id, self.readers.len());
             self.readers.push(Reader::new(
                 reader_id,
                 id,
                 path,
                 file,
-                Resume::Checkpoint { fallback },
+                Resume::Checkpoint { otherwise },
                 attrs,
                 self.settings.max_line_bytes,
             ));
@@ -389,19 +406,14 @@ impl State {
         };
         let offset = match reader.resume {
             Resume::Beginning => 0,
-            Resume::Checkpoint { fallback } => match self.checkpoints.get(&key) {
+            Resume::Checkpoint { otherwise } => match self.checkpoints.get(&key) {
                 Some(offset) if offset <= size => offset,
                 Some(offset) => {
                     info!(message = "File is shorter than its checkpoint; reading it from the beginning.", path = %reader.path.display(), checkpoint = offset, size);
                     0
                 }
-                None if fallback == ReadFrom::End => match line_start_before(&reader.file, size) {
-                    Ok(offset) => offset,
-                    Err(e) => {
-                        report_read_error(reader, &e, cx);
-                        return false;
-                    }
-                },
+                None if otherwise <= size => otherwise,
+                // Truncated since it was found.
                 None => 0,
             },
         };
@@ -556,10 +568,22 @@ impl State {
             return;
         };
         let outcome = tracker.ack(ack.seq, ack.status);
-        let key = tracker.key;
-        if let Some(offset) = outcome.committed {
+        let (key, attached) = (tracker.key, tracker.attached);
+        // A truncated file whose first line came back the same has the same
+        // identity: offsets of its old content must not overwrite the new.
+        let superseded = !attached
+            && self
+                .trackers
+                .iter()
+                .any(|(id, t)| *id != ack.reader && t.attached && t.key == key);
+        if let Some(offset) = outcome.committed
+            && !superseded
+        {
             self.checkpoints.set_offset(key, offset, now_secs());
         }
+        let Some(tracker) = self.trackers.get_mut(&ack.reader) else {
+            return;
+        };
         if outcome.newly_blocked {
             warn!(
                 message = "A batch from this file was not delivered; its checkpoint stops here and the lines after it will be read again after a restart.",

@@ -234,6 +234,8 @@ async fn read_from_end_skips_existing_lines_but_not_new_files() {
     let data = data_dir(t.path());
     let old = t.path().join("old.log");
     append(&old, "old1\nold2\nhalf");
+    let unready = t.path().join("unready.log");
+    append(&unready, "first line in progress");
     let mut cfg = config(t.path(), "*.log");
     cfg.read_from = ReadFrom::End;
     let mut h = start(&cfg, &data);
@@ -244,6 +246,12 @@ async fn read_from_end_skips_existing_lines_but_not_new_files() {
     .await;
     append(&old, " done\nnew\n");
     assert_eq!(h.lines(2).await, ["half done", "new"]);
+    // A first line unfinished at startup is read whole, with what follows.
+    append(&unready, ", now done\nnext\n");
+    assert_eq!(
+        h.lines(2).await,
+        ["first line in progress, now done", "next"]
+    );
     // A file created later is read whole.
     append(&t.path().join("later.log"), "l1\nl2\n");
     assert_eq!(h.lines(2).await, ["l1", "l2"]);
@@ -452,6 +460,31 @@ async fn copytruncate_starts_again_from_the_beginning() {
     assert_eq!(h.lines(2).await, ["n1", "n2"]);
     append(&log, "n3\n");
     assert_eq!(h.lines(1).await, ["n3"]);
+    h.assert_quiet().await;
+    assert!(h.stop().await.is_empty());
+}
+
+#[tokio::test]
+async fn copytruncate_with_the_same_first_line_resumes_correctly() {
+    let t = tempfile::tempdir().unwrap();
+    let (log, data) = (t.path().join("app.log"), data_dir(t.path()));
+    append(&log, "header\nold1\nold2\n");
+    let cfg = config(t.path(), "*.log");
+    let mut h = start(&cfg, &data);
+    assert_eq!(h.lines(3).await, ["header", "old1", "old2"]);
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&log, "header\nn1\n");
+    assert_eq!(h.lines(2).await, ["header", "n1"]);
+    assert!(h.stop().await.is_empty());
+    assert_eq!(checkpoint_of(&data, &log), Some(10));
+    append(&log, "n2\n");
+    let mut h = start(&cfg, &data);
+    assert_eq!(h.lines(1).await, ["n2"]);
     h.assert_quiet().await;
     assert!(h.stop().await.is_empty());
 }
