@@ -4,7 +4,6 @@
 //! become a value without a copy; they are expected, not required, to be UTF-8
 //! (output codecs replace invalid sequences).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
@@ -14,8 +13,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 /// Keys of objects: short keys are stored inline, without an allocation.
 pub type KeyString = compact_str::CompactString;
 
-/// An object: keys in sorted order, so output is deterministic.
-pub type ObjectMap = BTreeMap<KeyString, Value>;
+pub use crate::map::ObjectMap;
 
 /// A dynamically typed value.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -333,12 +331,12 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = ObjectMap::new();
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
         while let Some(k) = map.next_key::<KeyStringDe>()? {
             let v = map.next_value()?;
-            out.insert(k.0, v);
+            entries.push((k.0, v));
         }
-        Ok(Value::Object(out))
+        Ok(Value::Object(ObjectMap::from_entries(entries)))
     }
 }
 

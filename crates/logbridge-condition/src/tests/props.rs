@@ -140,13 +140,15 @@ fn arb_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..4).prop_map(Value::Array),
-            btree_map(select(KEYS).prop_map(Into::into), inner, 0..4).prop_map(Value::Object),
+            btree_map(select(KEYS).prop_map(Into::into), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 fn arb_fields() -> impl Strategy<Value = ObjectMap> {
     btree_map(select(KEYS).prop_map(Into::into), arb_value(), 0..6)
+        .prop_map(|m| m.into_iter().collect())
 }
 
 fn arb_event() -> impl Strategy<Value = Event> {
