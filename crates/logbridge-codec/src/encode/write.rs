@@ -10,15 +10,18 @@ use serde_json::ser::{CompactFormatter, Formatter};
 
 /// A JSON string of `s`, quoted and escaped.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    json_escaped(out, s.as_bytes());
+}
+
+/// Quotes and escapes `bytes`, which must be UTF-8.
+fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
-        }
+    while let Some(offset) = find_escape(&bytes[start..]) {
+        let i = start + offset;
         out.extend_from_slice(&bytes[start..i]);
+        let b = bytes[i];
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -33,6 +36,43 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// The index of the first byte that JSON needs escaped (`"`, `\\`, or a
+/// control byte), looking at eight bytes at a time: most strings in logs
+/// need no escape at all, so this mostly runs over whole words.
+fn find_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Bytes below 0x20, equal to `"` (0x22) or to `\\` (0x5c).
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        let hit = control | has_zero(w ^ (ONES * 0x22)) | has_zero(w ^ (ONES * 0x5c));
+        if hit != 0 {
+            // The flags are exact for the lowest flagged byte; scan from there.
+            let first = (hit.trailing_zeros() / 8) as usize;
+            return chunk[first..]
+                .iter()
+                .position(|&b| needs_escape(b))
+                .map(|p| base + first + p);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|p| base + p)
+}
+
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// `\u00XX` for a control byte.
 pub(crate) fn unicode_escape(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -44,6 +84,11 @@ pub(crate) fn unicode_escape(out: &mut Vec<u8>, b: u8) {
 /// A JSON string of bytes that should be UTF-8; invalid sequences become
 /// U+FFFD.
 pub(crate) fn json_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    if b.is_ascii() {
+        // ASCII is UTF-8; `is_ascii` checks a word at a time, far cheaper
+        // than full validation for the usual log string.
+        return json_escaped(out, b);
+    }
     match std::str::from_utf8(b) {
         Ok(s) => json_str(out, s),
         Err(_) => json_str(out, &String::from_utf8_lossy(b)),
