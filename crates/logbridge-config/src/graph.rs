@@ -206,3 +206,70 @@ fn input_kinds(
     }
     kinds
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SourceSpec, TransformSpec};
+    use logbridge_component::{
+        BuildContext, BuildError, OutputDef, Source, SourceConfig, TransformConfig,
+    };
+
+    /// A source that emits metrics, to wire into a log-only transform.
+    #[derive(Debug)]
+    struct MetricsSource;
+
+    impl SourceConfig for MetricsSource {
+        fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
+            Err(BuildError::new("type", "not for running"))
+        }
+        fn outputs(&self) -> Vec<OutputDef> {
+            vec![OutputDef::default_output(DataKind::METRIC)]
+        }
+    }
+
+    fn origin(line: usize) -> Origin {
+        Origin {
+            file: "p.toml".into(),
+            line: Some(line),
+            inputs_line: Some(line + 2),
+        }
+    }
+
+    #[test]
+    fn metrics_into_a_log_only_transform_is_an_error() {
+        let mut config = Config::default();
+        config.sources.insert(
+            "m".into(),
+            SourceSpec {
+                type_name: "metrics".into(),
+                config: Box::new(MetricsSource),
+                origin: origin(1),
+            },
+        );
+        let parse: logbridge_transforms::parse::ParseConfig =
+            serde_json::from_value(serde_json::json!({"format": "json"})).unwrap();
+        assert!(!parse.input_kinds().contains(DataKind::METRIC));
+        config.transforms.insert(
+            "p".into(),
+            TransformSpec {
+                type_name: "parse".into(),
+                config: Box::new(parse),
+                inputs: vec!["m".into()],
+                origin: origin(5),
+                input_kinds: DataKind::NONE,
+            },
+        );
+        let mut errors = Vec::new();
+        check(&mut config, &HashSet::new(), &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(7));
+        assert!(
+            errors[0]
+                .message
+                .contains("transform `p` takes logs, but input `m` sends metrics"),
+            "{}",
+            errors[0].message
+        );
+    }
+}

@@ -296,3 +296,62 @@ fn rotation_by_rename_and_copytruncate() {
     assert_eq!(missing, 0);
     assert_eq!(dups, 0, "rotated files must not be read twice");
 }
+
+/// A sink that cannot write (its folder's place is taken by a file) keeps
+/// retrying and counting errors; once the path is fixed every line arrives.
+/// Meanwhile the source has committed nothing it did not deliver.
+#[test]
+fn unwritable_output_is_retried_without_loss() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    write_numbered(&env.path("in/a.log"), 0, 2_000);
+    // `out` is a file, so `out/out.log` cannot be created.
+    std::fs::write(env.path("out"), "in the way").unwrap();
+    let config = file_pipeline(&env, "", "app");
+    let port = support::free_port();
+    let mut child = env.spawn(&config, &["--admin-address", &format!("127.0.0.1:{port}")]);
+    let errors_counted = wait_for(Duration::from_secs(20), || {
+        support::http_get(port, "/debug/metrics").is_some_and(|(_, m)| {
+            m.lines().any(|l| {
+                l.starts_with("logbridge_component_errors_total{component_id=\"out\"")
+                    && !l.ends_with(" 0")
+            })
+        })
+    });
+    assert!(errors_counted, "write errors must be counted");
+    std::fs::remove_file(env.path("out")).unwrap();
+    assert!(wait_for(Duration::from_secs(30), || tally(
+        &read_lines(&env.path("out")),
+        2_000
+    )
+    .0 == 0));
+    support::signal(&child, 15);
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(20))
+            .unwrap()
+            .success()
+    );
+    assert_eq!(tally(&read_lines(&env.path("out")), 2_000), (0, 0));
+}
+
+/// The first SIGTERM drains; a second one exits at once even while the
+/// drain is stuck.
+#[test]
+fn second_signal_exits_at_once() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    write_numbered(&env.path("in/a.log"), 0, 100);
+    std::fs::write(env.path("out"), "in the way").unwrap();
+    let config = file_pipeline(&env, "", "app");
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    std::thread::sleep(Duration::from_millis(1_000));
+    support::signal(&child, 15);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the drain is stuck on the unwritable sink"
+    );
+    support::signal(&child, 15);
+    let status = wait_exit(&mut child, Duration::from_secs(5)).expect("exits at once");
+    assert_eq!(status.code(), Some(130));
+}
