@@ -378,79 +378,113 @@ impl Loader {
         inputs: Vec<String>,
     ) {
         let origin = doc.origin(&[section, id]);
-        let unknown_type = |errors: &mut Vec<ConfigError>, names: Vec<&str>| {
-            errors.push(
+        match kind {
+            ComponentKind::Source => {
+                let parsed = self.parse_component(
+                    doc,
+                    section,
+                    id,
+                    type_name,
+                    kind,
+                    options,
+                    registry::SOURCES,
+                    |c, cx| c.build(cx).map(drop),
+                );
+                if let Some(config) = parsed {
+                    let spec = SourceSpec {
+                        type_name: type_name.to_owned(),
+                        config,
+                        origin,
+                    };
+                    self.config.sources.insert(id.to_owned(), spec);
+                }
+            }
+            ComponentKind::Transform => {
+                let parsed = self.parse_component(
+                    doc,
+                    section,
+                    id,
+                    type_name,
+                    kind,
+                    options,
+                    registry::TRANSFORMS,
+                    |c, cx| c.build(cx).map(drop),
+                );
+                if let Some(config) = parsed {
+                    let spec = TransformSpec {
+                        type_name: type_name.to_owned(),
+                        config,
+                        inputs,
+                        origin,
+                        input_kinds: DataKind::NONE,
+                    };
+                    self.config.transforms.insert(id.to_owned(), spec);
+                }
+            }
+            ComponentKind::Sink => {
+                let parsed = self.parse_component(
+                    doc,
+                    section,
+                    id,
+                    type_name,
+                    kind,
+                    options,
+                    registry::SINKS,
+                    |c, cx| c.build(cx).map(drop),
+                );
+                if let Some(config) = parsed {
+                    let spec = SinkSpec {
+                        type_name: type_name.to_owned(),
+                        config,
+                        inputs,
+                        origin,
+                    };
+                    self.config.sinks.insert(id.to_owned(), spec);
+                }
+            }
+        }
+    }
+
+    /// Looks the type up, parses the options and builds the component once
+    /// (to surface option errors); records any error and returns the config
+    /// when all went well.
+    #[allow(clippy::too_many_arguments)]
+    fn parse_component<C: ?Sized>(
+        &mut self,
+        doc: &Doc<'_>,
+        section: &str,
+        id: &str,
+        type_name: &str,
+        kind: ComponentKind,
+        options: Json,
+        types: &'static [registry::ComponentType<C>],
+        build: fn(&C, &BuildContext) -> Result<(), BuildError>,
+    ) -> Option<Box<C>> {
+        let Some(t) = registry::find(types, type_name) else {
+            self.errors.push(
                 doc.err(
                     &[section, id, "type"],
                     format!("unknown {} type `{type_name}`", kind.as_str()),
                 )
-                .hint(suggest::hint(type_name, &names)),
+                .hint(suggest::hint(type_name, &registry::names(types))),
             );
+            return None;
+        };
+        let config = match (t.parse)(options) {
+            Ok(config) => config,
+            Err(e) => {
+                self.errors
+                    .push(option_error(doc, section, id, type_name, e));
+                return None;
+            }
         };
         let build_cx = BuildContext::detached(id, kind, self.config.data_dir.clone());
-        let spec_error = |e: ParseError| option_error(doc, section, id, type_name, e);
-        let build_error = |e: BuildError| build_error(doc, section, id, e);
-        match kind {
-            ComponentKind::Source => match registry::find(registry::SOURCES, type_name) {
-                None => unknown_type(&mut self.errors, registry::names(registry::SOURCES)),
-                Some(t) => match (t.parse)(options) {
-                    Err(e) => self.errors.push(spec_error(e)),
-                    Ok(config) => match config.build(&build_cx) {
-                        Err(e) => self.errors.push(build_error(e)),
-                        Ok(_) => {
-                            self.config.sources.insert(
-                                id.to_owned(),
-                                SourceSpec {
-                                    type_name: type_name.to_owned(),
-                                    config,
-                                    origin,
-                                },
-                            );
-                        }
-                    },
-                },
-            },
-            ComponentKind::Transform => match registry::find(registry::TRANSFORMS, type_name) {
-                None => unknown_type(&mut self.errors, registry::names(registry::TRANSFORMS)),
-                Some(t) => match (t.parse)(options) {
-                    Err(e) => self.errors.push(spec_error(e)),
-                    Ok(config) => match config.build(&build_cx) {
-                        Err(e) => self.errors.push(build_error(e)),
-                        Ok(_) => {
-                            self.config.transforms.insert(
-                                id.to_owned(),
-                                TransformSpec {
-                                    type_name: type_name.to_owned(),
-                                    config,
-                                    inputs,
-                                    origin,
-                                    input_kinds: DataKind::NONE,
-                                },
-                            );
-                        }
-                    },
-                },
-            },
-            ComponentKind::Sink => match registry::find(registry::SINKS, type_name) {
-                None => unknown_type(&mut self.errors, registry::names(registry::SINKS)),
-                Some(t) => match (t.parse)(options) {
-                    Err(e) => self.errors.push(spec_error(e)),
-                    Ok(config) => match config.build(&build_cx) {
-                        Err(e) => self.errors.push(build_error(e)),
-                        Ok(_) => {
-                            self.config.sinks.insert(
-                                id.to_owned(),
-                                SinkSpec {
-                                    type_name: type_name.to_owned(),
-                                    config,
-                                    inputs,
-                                    origin,
-                                },
-                            );
-                        }
-                    },
-                },
-            },
+        match build(&config, &build_cx) {
+            Ok(()) => Some(config),
+            Err(e) => {
+                self.errors.push(build_error(doc, section, id, e));
+                None
+            }
         }
     }
 }

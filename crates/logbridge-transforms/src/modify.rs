@@ -14,7 +14,7 @@ use logbridge_component::{
 use logbridge_event::{DataKind, Event, EventBatch, LogRecord, Path, Value};
 use serde::Deserialize;
 
-use crate::dropped::mark_dropped;
+use crate::dropped::{log_outputs_with_dropped, mark_dropped};
 
 /// A type to convert a field to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -113,10 +113,7 @@ impl TransformConfig for ModifyConfig {
     }
 
     fn outputs(&self, _input: DataKind) -> Vec<OutputDef> {
-        vec![
-            OutputDef::default_output(DataKind::LOG),
-            OutputDef::named(DROPPED_OUTPUT, DataKind::LOG),
-        ]
+        log_outputs_with_dropped()
     }
 }
 

@@ -15,7 +15,7 @@ use logbridge_event::{DataKind, Event, EventBatch, LogRecord, ObjectMap, Path, V
 use serde::Deserialize;
 use tracing::warn;
 
-use crate::dropped::mark_dropped;
+use crate::dropped::{log_outputs_with_dropped, mark_dropped};
 
 /// Which parser to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -122,10 +122,7 @@ impl TransformConfig for ParseConfig {
     }
 
     fn outputs(&self, _input: DataKind) -> Vec<OutputDef> {
-        vec![
-            OutputDef::default_output(DataKind::LOG),
-            OutputDef::named(DROPPED_OUTPUT, DataKind::LOG),
-        ]
+        log_outputs_with_dropped()
     }
 }
 
