@@ -10,6 +10,42 @@ use std::sync::{Arc, Mutex};
 
 use crate::channel::ChannelUsage;
 
+/// Lets a log line through at most once per interval, so a flood of bad
+/// input cannot flood the logs (the counters still count every event).
+#[derive(Debug)]
+pub struct RateLimit {
+    interval: std::time::Duration,
+    last: Mutex<Option<std::time::Instant>>,
+}
+
+impl RateLimit {
+    pub fn new(interval: std::time::Duration) -> RateLimit {
+        RateLimit {
+            interval,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// True when a message may be logged now.
+    pub fn allow(&self) -> bool {
+        let mut last = lock(&self.last);
+        let now = std::time::Instant::now();
+        match *last {
+            Some(t) if now.duration_since(t) < self.interval => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit::new(std::time::Duration::from_secs(10))
+    }
+}
+
 /// Which part of the pipeline a component is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -298,6 +334,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limit_lets_one_through_per_interval() {
+        let r = RateLimit::new(std::time::Duration::from_secs(3600));
+        assert!(r.allow());
+        assert!(!r.allow());
+        assert!(RateLimit::new(std::time::Duration::ZERO).allow());
+    }
 
     #[test]
     fn renders_every_counter_with_labels() {

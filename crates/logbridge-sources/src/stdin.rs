@@ -3,10 +3,11 @@
 
 use bytes::BytesMut;
 use logbridge_codec::framing::{Frame, LineFramer};
+use logbridge_component::telemetry::RateLimit;
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, OutputDef, Source, SourceConfig, SourceContext,
 };
-use logbridge_event::DataKind;
+use logbridge_event::{DataKind, EventBatch};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tracing::warn;
@@ -57,6 +58,7 @@ impl Source for StdinSource {
         let mut framer = LineFramer::new(self.max_line_bytes);
         let mut buf = BytesMut::with_capacity(64 * 1024);
         let mut batcher = LineBatcher::new(BATCH_EVENTS);
+        let overlong_limit = RateLimit::default();
         loop {
             buf.reserve(64 * 1024);
             let n = tokio::select! {
@@ -73,14 +75,16 @@ impl Source for StdinSource {
             for frame in frames {
                 match frame {
                     Frame::Line { line, .. } => {
-                        cx.metrics.add_received(1, line.len());
-                        if batcher.push(line, now) && cx.out.send(batcher.take()).await.is_err() {
+                        if batcher.push(line, now) && !send(&cx, batcher.take()).await {
                             return Ok(());
                         }
                     }
                     Frame::Overlong { bytes, .. } => {
                         cx.metrics.add_discarded(1, false);
                         cx.metrics.add_error();
+                        if !overlong_limit.allow() {
+                            continue;
+                        }
                         warn!(
                             message = "Skipped a line over max_line_bytes.",
                             bytes,
@@ -89,7 +93,7 @@ impl Source for StdinSource {
                     }
                 }
             }
-            if !batcher.is_empty() && cx.out.send(batcher.take()).await.is_err() {
+            if !batcher.is_empty() && !send(&cx, batcher.take()).await {
                 return Ok(());
             }
             if n == 0 {
@@ -98,4 +102,10 @@ impl Source for StdinSource {
         }
         Ok(())
     }
+}
+
+/// Counts and sends a batch; false once nothing consumes the output.
+async fn send(cx: &SourceContext, batch: EventBatch) -> bool {
+    cx.metrics.add_received(batch.len(), batch.byte_size());
+    cx.out.send(batch).await.is_ok()
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use logbridge_component::channel::{self, BatchReceiver, BatchSender};
-use logbridge_component::telemetry::{ComponentKind, ComponentMetrics, Registry};
+use logbridge_component::telemetry::{ComponentKind, ComponentMetrics, RateLimit, Registry};
 use logbridge_component::{
     BuildContext, DROPPED_OUTPUT, Output, ShutdownSignal, SinkContext, SourceContext,
     SourceOutputs, Transform, TransformOutputs,
@@ -350,23 +350,24 @@ async fn run_sequentially(
     metrics: Arc<ComponentMetrics>,
 ) {
     let mut out = TransformOutputs::new(names);
+    let warn_limit = RateLimit::default();
     let mut ticker = transform.tick_interval().map(tokio::time::interval);
     loop {
         let batch = tokio::select! {
             b = rx.recv() => b,
             _ = tick(&mut ticker) => {
                 transform.tick(&mut out);
-                send_all(id, &mut out, &outputs, &metrics).await;
+                send_all(id, &mut out, &outputs, &metrics, &warn_limit).await;
                 continue;
             }
         };
         let Some(batch) = batch else { break };
         metrics.add_received(batch.len(), batch.byte_size());
         transform.transform(batch, &mut out);
-        send_all(id, &mut out, &outputs, &metrics).await;
+        send_all(id, &mut out, &outputs, &metrics, &warn_limit).await;
     }
     transform.finish(&mut out);
-    send_all(id, &mut out, &outputs, &metrics).await;
+    send_all(id, &mut out, &outputs, &metrics, &warn_limit).await;
 }
 
 /// Several batches at once, each on its own task with its own instance of
@@ -382,6 +383,7 @@ async fn run_concurrently(
     use futures::StreamExt;
     use futures::stream::FuturesOrdered;
     let mut running = FuturesOrdered::new();
+    let warn_limit = RateLimit::default();
     let mut input_open = true;
     while input_open || !running.is_empty() {
         tokio::select! {
@@ -397,7 +399,7 @@ async fn run_concurrently(
                     }
                 };
                 idle.push(transform);
-                send_all(id, &mut out, &outputs, &metrics).await;
+                send_all(id, &mut out, &outputs, &metrics, &warn_limit).await;
             }
             batch = rx.recv(), if input_open && !idle.is_empty() => {
                 let Some(batch) = batch else {
@@ -430,6 +432,7 @@ async fn send_all(
     out: &mut TransformOutputs,
     outputs: &[Output],
     metrics: &ComponentMetrics,
+    warn_limit: &RateLimit,
 ) {
     let emitted: Vec<_> = out.drain().collect();
     for (port, batch) in emitted {
@@ -439,7 +442,13 @@ async fn send_all(
         if !output.is_connected() && output.name() == Some(DROPPED_OUTPUT) {
             // Nobody reads the dead letters: count them as lost, loudly.
             metrics.add_discarded(batch.len(), false);
-            warn_unconnected_dropped(id, batch.len());
+            if warn_limit.allow() {
+                warn!(
+                    message = "Events went to an unconnected `dropped` output and were discarded; route it to a sink to keep them.",
+                    component_id = id,
+                    count = batch.len()
+                );
+            }
             continue;
         }
         if output.send(batch).await.is_err() {
@@ -449,20 +458,4 @@ async fn send_all(
             );
         }
     }
-}
-
-fn warn_unconnected_dropped(id: &str, count: usize) {
-    use std::sync::Mutex;
-    use std::time::Instant;
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
-        return;
-    }
-    *last = Some(Instant::now());
-    warn!(
-        message = "Events went to an unconnected `dropped` output and were discarded; route it to a sink to keep them.",
-        component_id = id,
-        count
-    );
 }

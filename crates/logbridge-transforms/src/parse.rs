@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use logbridge_codec::decode::{Parser, ParserConfig};
-use logbridge_component::telemetry::ComponentMetrics;
+use logbridge_component::telemetry::{ComponentMetrics, RateLimit};
 use logbridge_component::{
     BuildContext, BuildError, DROPPED_OUTPUT, OutputDef, Transform, TransformConfig,
     TransformOutputs,
@@ -110,6 +110,7 @@ impl TransformConfig for ParseConfig {
             drop_field: self.drop_field,
             id: cx.id.clone(),
             metrics: cx.metrics.clone(),
+            warn_limit: RateLimit::default(),
         }))
     }
 
@@ -133,6 +134,7 @@ struct Parse {
     drop_field: bool,
     id: String,
     metrics: Arc<ComponentMetrics>,
+    warn_limit: RateLimit,
 }
 
 impl Parse {
@@ -202,7 +204,14 @@ impl Transform for Parse {
             return;
         }
         self.metrics.add_error();
-        warn_rate_limited(&self.id, &failed[0].1, failed.len());
+        if self.warn_limit.allow() {
+            warn!(
+                message = "Events failed to parse and were sent to the dropped output.",
+                component_id = %self.id,
+                count = failed.len(),
+                error = %failed[0].1
+            );
+        }
         let (ok, dropped) = split_failed(&mut batch, failed, &self.id);
         out.push(ok);
         out.push_named(DROPPED_OUTPUT, dropped);
@@ -236,27 +245,6 @@ fn split_failed(
     let ok = EventBatch::with_size(ok, ok_size).with_finalizers(finalizers.clone());
     let dropped = EventBatch::with_size(dropped, size - ok_size).with_finalizers(finalizers);
     (ok, dropped)
-}
-
-/// Logs parse failures at most once per interval per component, with the
-/// first reason, so a flood of bad lines cannot flood the logs.
-fn warn_rate_limited(id: &str, first_error: &str, count: usize) {
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    static LAST: Mutex<Vec<(String, Instant)>> = Mutex::new(Vec::new());
-    let now = Instant::now();
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    match last.iter_mut().find(|(k, _)| k == id) {
-        Some((_, at)) if now.duration_since(*at) < Duration::from_secs(10) => return,
-        Some((_, at)) => *at = now,
-        None => last.push((id.to_owned(), now)),
-    }
-    warn!(
-        message = "Events failed to parse and were sent to the dropped output.",
-        component_id = id,
-        count,
-        error = first_error
-    );
 }
 
 #[cfg(test)]
