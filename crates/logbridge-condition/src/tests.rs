@@ -464,7 +464,7 @@ fn spans() {
     span.attributes
         .insert("http.route".into(), Value::from("/users"));
     cases(
-        &Event::Span(span),
+        &Event::Span(Box::new(span)),
         &[
             (r#".name == "GET /users""#, true),
             (".duration_ns > 3000", true),

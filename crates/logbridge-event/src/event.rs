@@ -14,7 +14,9 @@ use crate::value::Value;
 pub enum Event {
     Log(LogRecord),
     Metric(Metric),
-    Span(Span),
+    /// Boxed: a span is the largest kind, and events are moved as they are
+    /// batched, filtered and routed, so the enum stays the size of a log.
+    Span(Box<Span>),
 }
 
 impl Event {

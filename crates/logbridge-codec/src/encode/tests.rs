@@ -154,7 +154,7 @@ fn gauge_nan() -> Event {
 }
 
 fn span() -> Event {
-    Event::Span(Span {
+    Event::Span(Box::new(Span {
         trace_id: TraceId([0xab; 16]),
         span_id: SpanId([1, 2, 3, 4, 5, 6, 7, 8]),
         parent_span_id: Some(SpanId([9; 8])),
@@ -184,7 +184,7 @@ fn span() -> Event {
             ..Scope::default()
         })),
         ..Span::default()
-    })
+    }))
 }
 
 #[test]

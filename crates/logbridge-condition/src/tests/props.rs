@@ -172,12 +172,12 @@ fn arb_event() -> impl Strategy<Value = Event> {
             metric.labels = labels;
             Event::Metric(metric)
         }),
-        1 => arb_fields().prop_map(|attributes| Event::Span(Span {
+        1 => arb_fields().prop_map(|attributes| Event::Span(Box::new(Span {
             attributes,
             start_time_unix_nano: i64::MIN,
             end_time_unix_nano: i64::MAX,
             ..Span::default()
-        })),
+        }))),
     ]
 }
 
