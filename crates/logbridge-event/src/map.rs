@@ -42,16 +42,23 @@ impl ObjectMap {
             return ObjectMap { entries };
         }
         // Stable: among equal keys the input order is kept, so keeping the
-        // last of each run keeps the last occurrence.
+        // last of each run keeps the last occurrence. Deduplicating in place
+        // keeps the caller's spare capacity for later inserts.
         entries.sort_by(|a, b| cmp_key(&a.0, &b.0));
-        let mut out: Vec<(KeyString, Value)> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => out.push(entry),
+        entries.dedup_by(|later, kept| {
+            if later.0 == kept.0 {
+                std::mem::swap(&mut later.1, &mut kept.1);
+                true
+            } else {
+                false
             }
-        }
-        ObjectMap { entries: out }
+        });
+        ObjectMap { entries }
+    }
+
+    /// Makes room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {

@@ -64,6 +64,7 @@ impl SinkConfig for FileSinkConfig {
             compression: self.compression,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             files: HashMap::new(),
+            spare: Vec::new(),
         }))
     }
 
@@ -124,21 +125,27 @@ struct FileSink {
     compression: Compression,
     idle_timeout: Duration,
     files: HashMap<PathBuf, OpenFile>,
+    spare: Vec<u8>,
 }
 
 /// Merge queued batches into one write of at most this many events.
 const MAX_EVENTS_PER_WRITE: usize = 8192;
+/// The largest encode buffer kept between writes.
+const MAX_SPARE_BYTES: usize = 16 * 1024 * 1024;
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl FileSink {
     /// Encodes the batches, grouped by rendered path.
-    fn encode(&self, batches: &[EventBatch]) -> Vec<(PathBuf, Vec<u8>)> {
+    /// With a fixed path, encodes into `spare` (the previous write's buffer)
+    /// so that steady state does not grow a buffer on every write.
+    fn encode(&self, batches: &[EventBatch], spare: Vec<u8>) -> Vec<(PathBuf, Vec<u8>)> {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let mut groups: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         if !self.path.is_dynamic() {
-            let mut buf =
-                Vec::with_capacity(batches.iter().map(|b| b.byte_size() + b.len() * 16).sum());
+            let mut buf = spare;
+            buf.clear();
+            buf.reserve(batches.iter().map(|b| b.byte_size() + b.len() * 64).sum());
             for e in batches.iter().flat_map(|b| b.events()) {
                 self.encoder.encode(e, &mut buf);
             }
@@ -241,7 +248,8 @@ impl Sink for FileSink {
                 }
             }
             let started = Instant::now();
-            let groups = self.encode(&batches);
+            let spare = std::mem::take(&mut self.spare);
+            let mut groups = self.encode(&batches, spare);
             let mut finalizers = Finalizers::default();
             for b in &mut batches {
                 finalizers.merge(std::mem::take(&mut b.finalizers));
@@ -261,6 +269,12 @@ impl Sink for FileSink {
             cx.metrics.write_latency.observe(started.elapsed());
             cx.metrics.add_sent(events, written);
             finalizers.finish(BatchStatus::Delivered);
+            if !self.path.is_dynamic()
+                && let Some((_, buf)) = groups.pop()
+                && buf.capacity() <= MAX_SPARE_BYTES
+            {
+                self.spare = buf;
+            }
         }
         self.close_all();
         Ok(())

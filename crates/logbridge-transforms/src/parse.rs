@@ -177,6 +177,7 @@ fn merge(log: &mut LogRecord, target: Option<&Path>, mut parsed: ObjectMap) -> R
     // the parsed object many: move the few into the many instead of
     // re-inserting every parsed key. Parsed fields win on a clash.
     if log.attributes.len() <= parsed.len() {
+        parsed.reserve(log.attributes.len());
         std::mem::swap(&mut log.attributes, &mut parsed);
         for (key, value) in parsed {
             log.attributes.entry(key).or_insert(value);

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use logbridge_codec::framing::{Frame, LineFramer};
-use logbridge_event::{Event, KeyString, LogRecord, Value};
+use logbridge_event::{Event, KeyString, LogRecord, ObjectMap, Value};
 
 use super::identity::{FileId, FileKey, read_at};
 
@@ -208,7 +208,7 @@ struct Cutter<'a> {
     longest_overlong: usize,
     attrs: &'a [(KeyString, Value)],
     /// This batch's own copies of `attrs`, made at its first line.
-    batch_attrs: Vec<(KeyString, Value)>,
+    batch_attrs: ObjectMap,
     observed: i64,
 }
 
@@ -231,7 +231,7 @@ impl<'a> Cutter<'a> {
             overlong: 0,
             longest_overlong: 0,
             attrs,
-            batch_attrs: Vec::new(),
+            batch_attrs: ObjectMap::new(),
             observed,
         }
     }
@@ -247,14 +247,15 @@ impl<'a> Cutter<'a> {
                     // One copy per batch, not per file: the sink drops a
                     // batch while the next is being filled, and a count
                     // shared by both would bounce between their cores.
-                    self.batch_attrs.clear();
-                    self.batch_attrs
-                        .extend(self.attrs.iter().map(|(k, v)| (k.clone(), fresh(v))));
+                    self.batch_attrs = self
+                        .attrs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), fresh(v)))
+                        .collect();
                 }
                 let mut record = LogRecord::from_line(line, self.observed);
-                for (key, value) in &self.batch_attrs {
-                    record.attributes.insert(key.clone(), value.clone());
-                }
+                // One allocation of the right size, already sorted.
+                record.attributes = self.batch_attrs.clone();
                 self.events.push(Event::Log(record));
                 if self.events.len() >= BATCH_EVENTS {
                     self.cut();
