@@ -12,7 +12,7 @@ use logbridge_event::EventBatch;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Default capacity of a channel between two components.
-pub const DEFAULT_MAX_EVENTS: usize = 16_384;
+pub const DEFAULT_MAX_EVENTS: usize = 4_096;
 pub const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 struct Limits {

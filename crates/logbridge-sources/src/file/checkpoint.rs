@@ -1,7 +1,8 @@
 //! The committed offsets, in memory and in `<data_dir>/checkpoints.json`.
 //!
-//! The file is replaced atomically (temporary file, fsync, rename, fsync of
-//! the directory), so a crash leaves either the old or the new version.
+//! The file is replaced atomically (temporary file, rename), so a crash
+//! leaves either the old or the new version; durable writes also fsync the
+//! file and the directory, so a power loss does too.
 //! Entries of files not seen for [`PRUNE_AFTER_SECS`] are dropped. Loading
 //! reports a corrupt file to the caller, which moves it aside; nothing here
 //! panics on what it reads.
@@ -191,18 +192,22 @@ impl Checkpoints {
     }
 }
 
-/// Replaces `dir/checkpoints.json` with `contents`, atomically and durably.
-pub(super) fn write_atomic(dir: &Path, contents: &[u8]) -> io::Result<()> {
+/// Replaces `dir/checkpoints.json` with `contents` atomically; with
+/// `durable`, also fsyncs it so that it survives a power loss (without, it
+/// survives a crash of the process, which is what frequent writes need).
+pub(super) fn write_atomic(dir: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(TMP_NAME);
     let mut file = File::create(&tmp)?;
     file.write_all(contents)?;
-    file.sync_all()?;
+    if durable {
+        file.sync_all()?;
+    }
     drop(file);
     std::fs::rename(&tmp, dir.join(FILE_NAME))?;
     // Make the rename itself durable. Some filesystems cannot sync a
     // directory; the rename still happened, so that is not an error.
-    if let Ok(d) = File::open(dir) {
+    if durable && let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -239,7 +244,7 @@ mod tests {
         let later = 1_000 + PRUNE_AFTER_SECS;
         let active = HashSet::from([key(2)]);
         c.set_offset(key(3), 31, later - 1);
-        write_atomic(dir.path(), &c.serialize(later, &active)).unwrap();
+        write_atomic(dir.path(), &c.serialize(later, &active), true).unwrap();
         assert!(!c.is_dirty());
 
         let loaded = Checkpoints::load(dir.path()).unwrap();

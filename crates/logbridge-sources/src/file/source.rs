@@ -34,12 +34,17 @@ use crate::util::now_nanos;
 const TURN_BYTES: usize = 4 * CHUNK_BYTES;
 /// How long to wait when no file had anything to read.
 const IDLE_SLEEP: Duration = Duration::from_millis(100);
-/// Checkpoints are written at most this often.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+/// Checkpoints are written at most this often. A write without fsync
+/// (temporary file and rename) survives a crash of the process, so writing
+/// soon after acknowledgements keeps what a restart re-sends small.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
+/// Checkpoints are made durable (fsync) at most this often, and at
+/// shutdown: a power loss may replay up to this much acknowledged data.
+const CHECKPOINT_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// After a failed checkpoint write, wait this long before trying again.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// How often to look whether a checkpoint write in flight has finished.
-const WRITE_POLL: Duration = Duration::from_millis(10);
+const WRITE_POLL: Duration = Duration::from_millis(5);
 /// At most one overlong-line warning per file this often.
 const OVERLONG_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -99,6 +104,8 @@ struct Writer {
     dir: PathBuf,
     task: Option<JoinHandle<io::Result<()>>>,
     last_start: Option<Instant>,
+    /// When the last durable (fsynced) write started.
+    last_sync: Option<Instant>,
     retry_at: Option<Instant>,
     last_error: Option<io::ErrorKind>,
 }
@@ -157,6 +164,7 @@ impl State {
                 dir: data_dir,
                 task: None,
                 last_start: None,
+                last_sync: None,
                 retry_at: None,
                 last_error: None,
             },
@@ -623,8 +631,18 @@ impl State {
             .collect();
         let contents = self.checkpoints.serialize(now_secs(), &active);
         let dir = self.writer.dir.clone();
-        self.writer.last_start = Some(Instant::now());
-        let task = tokio::task::spawn_blocking(move || checkpoint::write_atomic(&dir, &contents));
+        let now = Instant::now();
+        let durable = force
+            || self
+                .writer
+                .last_sync
+                .is_none_or(|t| now.duration_since(t) >= CHECKPOINT_SYNC_INTERVAL);
+        self.writer.last_start = Some(now);
+        if durable {
+            self.writer.last_sync = Some(now);
+        }
+        let task =
+            tokio::task::spawn_blocking(move || checkpoint::write_atomic(&dir, &contents, durable));
         if force {
             let result = task.await.unwrap_or_else(|e| Err(io::Error::other(e)));
             self.on_written(result, cx);
