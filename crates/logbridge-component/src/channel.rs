@@ -7,19 +7,31 @@
 //! channel is empty, so it cannot wait forever.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use logbridge_event::EventBatch;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-/// Default capacity of a channel between two components.
-pub const DEFAULT_MAX_EVENTS: usize = 4_096;
-pub const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// What a sender does when the channel is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenFull {
+    /// Wait for room: a slow consumer slows its producers.
+    #[default]
+    Block,
+    /// Drop the batch and count it; producers never wait. The batch's
+    /// finalizers resolve as delivered: the user chose to lose data over
+    /// slowing down.
+    DropNewest,
+}
 
 struct Limits {
     events: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
     max_events: usize,
     max_bytes: usize,
+    when_full: WhenFull,
+    /// Events refused because the channel was full (`drop_newest`).
+    dropped: AtomicU64,
 }
 
 struct Item {
@@ -47,6 +59,16 @@ pub struct SendError(pub EventBatch);
 
 /// A channel holding at most `max_events` events and `max_bytes` bytes.
 pub fn bounded(max_events: usize, max_bytes: usize) -> (BatchSender, BatchReceiver) {
+    bounded_with(max_events, max_bytes, WhenFull::Block)
+}
+
+/// A channel holding at most `max_events` events and `max_bytes` bytes,
+/// with a choice of what to do when full.
+pub fn bounded_with(
+    max_events: usize,
+    max_bytes: usize,
+    when_full: WhenFull,
+) -> (BatchSender, BatchReceiver) {
     let max_events = max_events.clamp(1, Semaphore::MAX_PERMITS);
     let max_bytes = max_bytes.clamp(1, Semaphore::MAX_PERMITS);
     let limits = Arc::new(Limits {
@@ -54,6 +76,8 @@ pub fn bounded(max_events: usize, max_bytes: usize) -> (BatchSender, BatchReceiv
         bytes: Arc::new(Semaphore::new(max_bytes)),
         max_events,
         max_bytes,
+        when_full,
+        dropped: AtomicU64::new(0),
     });
     let (tx, rx) = mpsc::unbounded_channel();
     (
@@ -74,6 +98,9 @@ impl BatchSender {
     /// Queues `batch`, waiting while the channel is full.
     pub async fn send(&self, batch: EventBatch) -> Result<(), SendError> {
         let l = &self.limits;
+        if l.when_full == WhenFull::DropNewest {
+            return self.send_or_drop(batch).map(drop);
+        }
         let events = l
             .events
             .clone()
@@ -93,6 +120,35 @@ impl BatchSender {
                 _events: events,
                 _bytes: bytes,
             })
+            .map_err(|e| SendError(e.0.batch))
+    }
+
+    /// Queues `batch` if there is room now; otherwise drops it and returns
+    /// `Ok(false)`.
+    pub fn send_or_drop(&self, batch: EventBatch) -> Result<bool, SendError> {
+        let l = &self.limits;
+        let events = l
+            .events
+            .clone()
+            .try_acquire_many_owned(permits(batch.len(), l.max_events));
+        let bytes = l
+            .bytes
+            .clone()
+            .try_acquire_many_owned(permits(batch.byte_size(), l.max_bytes));
+        let (Ok(events), Ok(bytes)) = (events, bytes) else {
+            if self.tx.is_closed() {
+                return Err(SendError(batch));
+            }
+            l.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            return Ok(false);
+        };
+        self.tx
+            .send(Item {
+                batch,
+                _events: events,
+                _bytes: bytes,
+            })
+            .map(|()| true)
             .map_err(|e| SendError(e.0.batch))
     }
 
@@ -141,6 +197,10 @@ impl ChannelUsage {
     pub fn max_bytes(&self) -> usize {
         self.limits.max_bytes
     }
+    /// Events refused because the channel was full (`drop_newest`).
+    pub fn dropped_events(&self) -> u64 {
+        self.limits.dropped.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +236,20 @@ mod tests {
         // Larger than the channel: goes through alone.
         tx.send(batch(1, 10_000)).await.unwrap();
         assert_eq!(rx.usage().bytes(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drop_newest_never_waits_and_counts() {
+        let (tx, mut rx) = bounded_with(10, 1000, WhenFull::DropNewest);
+        tx.send(batch(8, 10)).await.unwrap();
+        // No room: dropped at once, not queued.
+        tokio::time::timeout(Duration::from_millis(1), tx.send(batch(5, 10)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rx.usage().dropped_events(), 5);
+        assert_eq!(rx.recv().await.unwrap().len(), 8);
+        assert!(rx.try_recv().is_none());
     }
 
     #[tokio::test]

@@ -300,6 +300,19 @@ impl Registry {
                 );
             }
         }
+        let name = "logbridge_buffer_discarded_events_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Events a full queue refused (when_full = \"drop_newest\").\n# TYPE {name} counter"
+        );
+        for c in channels.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{component_id=\"{}\"}} {}",
+                escape(&c.component_id),
+                c.usage.dropped_events()
+            );
+        }
         drop(channels);
 
         let name = "logbridge_component_write_duration_seconds";

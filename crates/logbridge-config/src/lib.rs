@@ -19,4 +19,7 @@ mod suggest;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_files, load_str};
-pub use model::{AdminConfig, Config, Origin, SinkSpec, SourceSpec, TransformSpec};
+pub use model::{
+    AdminConfig, BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
+    DEFAULT_DISK_BUFFER_BYTES, Origin, SinkSpec, SourceSpec, TransformSpec, WhenFull,
+};

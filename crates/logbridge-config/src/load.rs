@@ -11,7 +11,9 @@ use serde_json::Value as Json;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::graph;
 use crate::interpolate::interpolate;
-use crate::model::{AdminConfig, Config, Origin, SinkSpec, SourceSpec, TransformSpec};
+use crate::model::{
+    AdminConfig, BufferConfig, BufferType, Config, Origin, SinkSpec, SourceSpec, TransformSpec,
+};
 use crate::positions::Positions;
 use crate::registry::{self, ParseError};
 use crate::suggest;
@@ -321,6 +323,23 @@ impl Loader {
                     }
                 }
             };
+            let buffer = match options.remove("buffer") {
+                Some(_) if kind != ComponentKind::Sink => {
+                    self.errors.push(
+                        doc.err(&[section, &id, "buffer"], "only sinks take a `buffer`")
+                            .hint("move `buffer` to the sink that reads from this component"),
+                    );
+                    continue;
+                }
+                Some(value) => match parse_buffer(doc, section, &id, value) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.errors.push(e);
+                        continue;
+                    }
+                },
+                None => BufferConfig::default(),
+            };
             self.broken.remove(&id);
             self.component(
                 doc,
@@ -330,6 +349,7 @@ impl Loader {
                 kind,
                 Json::Object(options),
                 inputs,
+                buffer,
             );
         }
     }
@@ -358,9 +378,10 @@ impl Loader {
         kind: ComponentKind,
         options: Json,
         inputs: Vec<String>,
+        buffer: BufferConfig,
     ) {
         let errors_before = self.errors.len();
-        self.component_inner(doc, section, id, type_name, kind, options, inputs);
+        self.component_inner(doc, section, id, type_name, kind, options, inputs, buffer);
         if self.errors.len() > errors_before {
             self.broken.insert(id.to_owned());
         }
@@ -376,6 +397,7 @@ impl Loader {
         kind: ComponentKind,
         options: Json,
         inputs: Vec<String>,
+        buffer: BufferConfig,
     ) {
         let origin = doc.origin(&[section, id]);
         match kind {
@@ -438,6 +460,7 @@ impl Loader {
                         config,
                         inputs,
                         origin,
+                        buffer,
                     };
                     self.config.sinks.insert(id.to_owned(), spec);
                 }
@@ -573,6 +596,41 @@ fn build_error(doc: &Doc<'_>, section: &str, id: &str, e: BuildError) -> ConfigE
     let mut err = doc.err(&at, format!("in `{id}`: {}", e.message));
     err.hint = e.hint;
     err
+}
+
+/// A sink's `buffer` table.
+fn parse_buffer(
+    doc: &Doc<'_>,
+    section: &str,
+    id: &str,
+    value: Json,
+) -> Result<BufferConfig, ConfigError> {
+    let buffer: BufferConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.inner().to_string();
+        let field = inner
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned)
+            .or_else(|| e.path().iter().next_back().map(|s| s.to_string()));
+        let mut at = vec![section, id, "buffer"];
+        if let Some(f) = field.as_deref() {
+            at.push(f);
+        }
+        doc.err(&at, format!("invalid `buffer` of `{id}`: {inner}"))
+            .hint("buffer takes type (memory or disk), max_events, max_size (bytes) and when_full (block or drop_newest)")
+    })?;
+    if buffer.kind == BufferType::Disk && buffer.max_events.is_some() {
+        return Err(doc
+            .err(
+                &[section, id, "buffer", "max_events"],
+                "a disk buffer is bounded by `max_size` (bytes), not events",
+            )
+            .hint("remove max_events, or use type = \"memory\""));
+    }
+    if buffer.max_events == Some(0) || buffer.max_size == Some(0) {
+        return Err(doc.err(&[section, id, "buffer"], "buffer sizes must be above 0"));
+    }
+    Ok(buffer)
 }
 
 fn parse_admin(value: Json) -> Result<AdminConfig, (Vec<String>, String)> {

@@ -56,7 +56,47 @@ pub struct SinkSpec {
     pub config: Box<dyn SinkConfig>,
     pub inputs: Vec<String>,
     pub origin: Origin,
+    pub buffer: BufferConfig,
 }
+
+/// Where a buffer keeps events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BufferType {
+    #[default]
+    Memory,
+    Disk,
+}
+
+/// What a full buffer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    #[default]
+    Block,
+    DropNewest,
+}
+
+/// `buffer` of a sink: the queue in front of it (Vector's option names).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferConfig {
+    #[serde(rename = "type", default)]
+    pub kind: BufferType,
+    /// Memory buffers: the most events queued.
+    pub max_events: Option<usize>,
+    /// The most bytes queued.
+    pub max_size: Option<u64>,
+    #[serde(default)]
+    pub when_full: WhenFull,
+}
+
+/// Default capacity of a disk buffer.
+pub const DEFAULT_DISK_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default capacity of a memory buffer.
+pub const DEFAULT_BUFFER_EVENTS: usize = 4_096;
+pub const DEFAULT_BUFFER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A whole pipeline.
 #[derive(Debug)]

@@ -78,6 +78,7 @@ pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
 ];
 
 pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
+    sink!("aws_s3", logbridge_sinks::aws_s3::S3SinkConfig),
     sink!("blackhole", logbridge_sinks::blackhole::BlackholeConfig),
     sink!("console", logbridge_sinks::console::ConsoleConfig),
     sink!("file", logbridge_sinks::file::FileSinkConfig),

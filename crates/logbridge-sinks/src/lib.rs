@@ -1,6 +1,7 @@
 //! logbridge sinks, one module per sink type, and what they share: path
 //! and key [`template`]s and the `encoding` option.
 
+pub mod aws_s3;
 pub mod blackhole;
 pub mod console;
 pub mod encoding;

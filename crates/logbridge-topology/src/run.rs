@@ -4,13 +4,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use logbridge_buffer::disk;
 use logbridge_component::channel::{self, BatchReceiver, BatchSender};
 use logbridge_component::telemetry::{ComponentKind, ComponentMetrics, RateLimit, Registry};
 use logbridge_component::{
     BuildContext, DROPPED_OUTPUT, Output, ShutdownSignal, SinkContext, SourceContext,
     SourceOutputs, Transform, TransformOutputs,
 };
-use logbridge_config::Config;
+use logbridge_config::{
+    BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
+    DEFAULT_DISK_BUFFER_BYTES, WhenFull,
+};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
@@ -53,16 +57,38 @@ impl Topology {
     ) -> Result<Topology, RunError> {
         // One input channel per consumer.
         let mut inputs: HashMap<String, (BatchSender, Option<BatchReceiver>)> = HashMap::new();
+        // Transforms get the default queue; a sink's queue is its `buffer`.
+        let default_buffer = BufferConfig::default();
         let consumers = config
             .transforms
             .iter()
-            .map(|(id, t)| (id, &t.inputs))
-            .chain(config.sinks.iter().map(|(id, s)| (id, &s.inputs)));
+            .map(|(id, t)| (id, &t.inputs, &default_buffer))
+            .chain(
+                config
+                    .sinks
+                    .iter()
+                    .map(|(id, s)| (id, &s.inputs, &s.buffer)),
+            );
         // (producer, output name) -> senders of the consumers that read it.
         let mut wiring: HashMap<(String, Option<String>), Vec<BatchSender>> = HashMap::new();
-        for (id, ins) in consumers {
-            let (tx, rx) =
-                channel::bounded(channel::DEFAULT_MAX_EVENTS, channel::DEFAULT_MAX_BYTES);
+        for (id, ins, buffer) in consumers {
+            // A disk buffer is fed by a default memory queue; its own
+            // limits apply on disk.
+            let buffer = if buffer.kind == BufferType::Disk {
+                &default_buffer
+            } else {
+                buffer
+            };
+            let when_full = match buffer.when_full {
+                WhenFull::Block => channel::WhenFull::Block,
+                WhenFull::DropNewest => channel::WhenFull::DropNewest,
+            };
+            let (tx, rx) = channel::bounded_with(
+                buffer.max_events.unwrap_or(DEFAULT_BUFFER_EVENTS),
+                usize::try_from(buffer.max_size.unwrap_or(DEFAULT_BUFFER_BYTES))
+                    .unwrap_or(usize::MAX),
+                when_full,
+            );
             registry.register_channel(id, rx.usage());
             for input in ins.iter() {
                 let key = match input.split_once('.') {
@@ -204,10 +230,32 @@ impl Topology {
                     }));
                 }
                 Pending::Sink(sink) => {
-                    let (Some((_, metrics)), Some(rx)) = (outs, rx) else {
+                    let (Some((_, metrics)), Some(mut rx)) = (outs, rx) else {
                         continue;
                     };
                     let data_dir = config.data_dir.join(&id);
+                    if let Some(spec) = config.sinks.get(&id)
+                        && spec.buffer.kind == BufferType::Disk
+                    {
+                        let (tx, from_disk) =
+                            channel::bounded(DEFAULT_BUFFER_EVENTS, DEFAULT_BUFFER_BYTES as usize);
+                        let disk_config = disk::DiskBufferConfig {
+                            max_size: spec.buffer.max_size.unwrap_or(DEFAULT_DISK_BUFFER_BYTES),
+                            when_full: match spec.buffer.when_full {
+                                WhenFull::Block => disk::WhenFull::Block,
+                                WhenFull::DropNewest => disk::WhenFull::DropNewest,
+                            },
+                            ..disk::DiskBufferConfig::default()
+                        };
+                        let dir = data_dir.join("buffer");
+                        let buffer_metrics = metrics.clone();
+                        let buffer_id = format!("{id}.buffer");
+                        health.set(&buffer_id, ComponentState::Running);
+                        tasks.spawn(guarded(buffer_id, async move {
+                            run_disk_buffer(dir, disk_config, buffer_metrics, rx, tx).await
+                        }));
+                        rx = from_disk;
+                    }
                     let scx =
                         SinkContext::new(id.clone(), metrics, data_dir, sink_shutdown.clone(), rx);
                     tasks.spawn(guarded(task_id, async move {
@@ -286,6 +334,45 @@ impl Topology {
         }
         Ok(())
     }
+}
+
+/// Moves a sink's input through its disk buffer: what arrives is written
+/// (and acknowledged upstream once fsynced), and the sink is fed from the
+/// buffer, whose records are released when the sink acknowledges them.
+async fn run_disk_buffer(
+    dir: std::path::PathBuf,
+    config: disk::DiskBufferConfig,
+    metrics: Arc<ComponentMetrics>,
+    mut input: BatchReceiver,
+    to_sink: BatchSender,
+) -> Result<(), String> {
+    let (mut writer, mut reader) = disk::open(dir.clone(), config, metrics)
+        .await
+        .map_err(|e| format!("cannot open the disk buffer in {}: {e}", dir.display()))?;
+    let fill = async move {
+        while let Some(batch) = input.recv().await {
+            writer
+                .write(batch)
+                .await
+                .map_err(|e| format!("disk buffer write failed: {e}"))?;
+        }
+        writer
+            .flush()
+            .await
+            .map_err(|e| format!("disk buffer flush failed: {e}"))?;
+        // Dropping the writer closes the buffer: the reader ends once drained.
+        drop(writer);
+        Ok::<(), String>(())
+    };
+    let drain = async move {
+        while let Some(batch) = reader.next().await {
+            if to_sink.send(batch).await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), String>(())
+    };
+    tokio::try_join!(fill, drain).map(drop)
 }
 
 /// Runs a component's future, turning a panic into an error that keeps

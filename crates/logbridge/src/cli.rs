@@ -23,6 +23,20 @@ pub enum Command {
     /// Print the configuration reference (Markdown), generated from the
     /// component definitions.
     ConfigReference,
+    /// Look at a sink's disk buffer.
+    #[command(subcommand)]
+    Buffer(BufferCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BufferCommand {
+    /// Report a disk buffer's state and damage as JSON, changing nothing:
+    /// segments, bytes, records not yet acknowledged, damaged records and
+    /// quarantined files. DIR is `data_dir/<sink>/buffer`.
+    Inspect {
+        /// The buffer's folder.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

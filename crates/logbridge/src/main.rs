@@ -14,7 +14,7 @@ use logbridge_config::{Config, ConfigErrors};
 use logbridge_topology::{Health, Topology};
 use tracing::{error, info};
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::{BufferCommand, Cli, Command, RunArgs};
 
 // Events are many small allocations (maps, keys, values) made on one thread
 // and freed on another; mimalloc handles that pattern much better than the
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             print!("{}", reference::markdown());
             ExitCode::SUCCESS
         }
+        Command::Buffer(BufferCommand::Inspect { dir }) => inspect_buffer(&dir),
     }
 }
 
@@ -46,6 +47,25 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn inspect_buffer(dir: &std::path::Path) -> ExitCode {
+    match logbridge_buffer::disk::inspect(dir) {
+        Ok(report) => match serde_json::to_string_pretty(&report) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot render the report: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot read the buffer in {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn report(errors: &ConfigErrors) {

@@ -23,7 +23,14 @@ const GLOBAL: &str = "## Global options\n\n\
 | `shutdown_timeout_secs` | integer | `30` | How long a graceful shutdown may take before in-flight work is abandoned (it is read again after a restart). |\n\
 | `admin.enabled` | bool | `true` | Serve `/debug/metrics`, `/healthz`, `/readyz` and `/api/v1/*`. |\n\
 | `admin.address` | address | `127.0.0.1:8080` | Where the admin server listens. |\n\n\
-Every transform and sink takes `inputs`, a list of component names (`name`, or `name.output` for a named output such as `dropped`).\n\
+Every transform and sink takes `inputs`, a list of component names (`name`, or `name.output` for a named output such as `dropped`).\n\n\
+Every sink takes `buffer`, the queue in front of it:\n\n\
+| option | type | default | description |\n|---|---|---|---|\n\
+| `buffer.type` | `memory`, `disk` | `memory` | `disk` keeps the queue in a checksummed write-ahead log under `data_dir/<sink>/buffer`: it survives crashes and restarts, and upstream is acknowledged once a batch is fsynced there (group commit every 100 ms). |\n\
+| `buffer.max_events` | integer | `4096` | Memory buffers: the most events queued. |\n\
+| `buffer.max_size` | integer (bytes) | `16777216` memory, `268435456` disk | The most bytes queued. |\n\
+| `buffer.when_full` | `block`, `drop_newest` | `block` | `block` slows the producers; `drop_newest` drops and counts what does not fit (`logbridge_buffer_discarded_events_total` for memory buffers, the sink's discarded counter for disk buffers). |\n\n\
+`logbridge buffer inspect DIR` reports a disk buffer's state and damage as JSON.\n\n\
 Values may use `${VAR}` or `${VAR:-default}` from the environment; `$$` is a literal `$`.\n\n";
 
 fn section<C: ?Sized>(out: &mut String, title: &str, key: &str, list: &[ComponentType<C>]) {

@@ -9,6 +9,15 @@ use std::time::Duration;
 use support::{Env, read_lines, wait_exit, wait_for};
 
 fn file_pipeline(env: &Env, extra_transforms: &str, sink_input: &str) -> std::path::PathBuf {
+    file_pipeline_with(env, extra_transforms, sink_input, "")
+}
+
+fn file_pipeline_with(
+    env: &Env,
+    extra_transforms: &str,
+    sink_input: &str,
+    sink_extra: &str,
+) -> std::path::PathBuf {
     env.write(
         "pipeline.toml",
         &format!(
@@ -27,6 +36,7 @@ type = "file"
 inputs = ["{sink_input}"]
 path = "{{dir}}/out/out.log"
 encoding.codec = "text"
+{sink_extra}
 "#
         ),
     )
@@ -356,4 +366,62 @@ fn second_signal_exits_at_once() {
     support::signal(&child, 15);
     let status = wait_exit(&mut child, Duration::from_secs(5)).expect("exits at once");
     assert_eq!(status.code(), Some(130));
+}
+
+/// The same crash test through a disk buffer: every line arrives, and the
+/// buffer ends empty and undamaged.
+#[test]
+fn sigkill_with_a_disk_buffer_loses_nothing() {
+    const LINES: usize = 100_000;
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    write_numbered(&env.path("in/a.log"), 0, LINES);
+    let config = file_pipeline_with(
+        &env,
+        "",
+        "app",
+        "buffer.type = \"disk\"\nbuffer.max_size = 268435456\n",
+    );
+    let mut kills = 0;
+    for round in 0..4 {
+        let mut child = env.spawn(&config, &["--no-admin"]);
+        let target = (LINES / 6) * (round + 1);
+        wait_for(Duration::from_secs(30), || {
+            read_lines(&env.path("out")).len() >= target
+        });
+        std::thread::sleep(Duration::from_millis(11 * round as u64));
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+    }
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    let complete = wait_for(Duration::from_secs(60), || {
+        tally(&read_lines(&env.path("out")), LINES).0 == 0
+    });
+    support::signal(&child, 15);
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(20))
+            .unwrap()
+            .success()
+    );
+    let (missing, dups) = tally(&read_lines(&env.path("out")), LINES);
+    eprintln!("disk buffer: kills={kills} missing={missing} duplicates={dups}");
+    assert!(
+        complete && missing == 0,
+        "missing {missing} lines after {kills} kills"
+    );
+
+    let out = std::process::Command::new(support::bin())
+        .args(["buffer", "inspect"])
+        .arg(env.path("state/out/buffer"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["records_pending"], 0, "{report}");
+    assert_eq!(report["damaged_records"], 0, "{report}");
 }

@@ -252,3 +252,29 @@ fn configuration_reference_is_current() {
         "docs/configuration.md is stale: run `cargo run -- config-reference > docs/configuration.md`"
     );
 }
+
+#[test]
+fn buffer_options_are_checked() {
+    check(
+        &format!(
+            "{SOURCE}[sinks.out]\ntype = \"blackhole\"\ninputs = [\"app\"]\nbuffer.type = \"memory\"\nbuffer.max_evnts = 10\n"
+        ),
+        &[
+            "bad.toml:7:",
+            "invalid `buffer` of `out`",
+            "unknown field `max_evnts`",
+        ],
+    );
+    check(
+        &format!(
+            "{SOURCE}[sinks.out]\ntype = \"blackhole\"\ninputs = [\"app\"]\nbuffer.type = \"disk\"\nbuffer.max_events = 10\n"
+        ),
+        &["bad.toml:7:", "bounded by `max_size`"],
+    );
+    check(
+        &format!(
+            "{SOURCE}[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = \"true\"\nbuffer.type = \"memory\"\n"
+        ),
+        &["bad.toml:7:", "only sinks take a `buffer`"],
+    );
+}

@@ -101,7 +101,7 @@ struct Harness {
 fn start(config: &FileConfig, data: &Path) -> Harness {
     let bcx = BuildContext::detached("files", ComponentKind::Source, data.to_owned());
     let source = config.build(&bcx).unwrap();
-    let (tx, rx) = channel::bounded(channel::DEFAULT_MAX_EVENTS, channel::DEFAULT_MAX_BYTES);
+    let (tx, rx) = channel::bounded(4_096, 16 * 1024 * 1024);
     let metrics = Arc::new(ComponentMetrics::new(
         "files",
         ComponentKind::Source,

@@ -1,0 +1,254 @@
+//! The `aws_s3` sink: writes batches of events as objects to an S3 bucket
+//! (or any S3-compatible server), or with `bucket = "file:///path"` into a
+//! local folder with the same object layout.
+//!
+//! Events are grouped by their rendered `key_prefix`; each group is one
+//! open batch that becomes one object when it reaches `batch.max_bytes`
+//! (encoded, before compression) or `batch.max_events`, when it is
+//! `batch.timeout_secs` old, or when the input ends. A batch's finalizers
+//! resolve `Delivered` only after its object is written; failed writes are
+//! retried until shutdown and then reported `Errored` so the source reads
+//! the data again. Acknowledged data is never dropped.
+//!
+//! This module owns the options and their validation; `build()` does no
+//! I/O (it runs for `logbridge validate`): the object store is created in
+//! `run()` (`store.rs`), and the batching loop lives in `sink.rs`.
+
+mod sink;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use logbridge_component::{BuildContext, BuildError, Sink, SinkConfig};
+use logbridge_event::DataKind;
+use serde::Deserialize;
+
+use crate::encoding::{CodecName, EncodingConfig};
+use crate::file::Compression;
+use crate::template::Template;
+
+use self::sink::{S3Sink, SinkSettings};
+use self::store::StoreTarget;
+
+/// Writes events as objects to an S3 bucket.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3SinkConfig {
+    /// Bucket name, or `file:///path` to write the same object layout into
+    /// a local folder (needs no server).
+    pub bucket: String,
+    /// Object key prefix template, strftime and `{{ field }}`, e.g.
+    /// `app/service={{ service }}/date=%Y-%m-%d/`. Times come from the
+    /// event's timestamp, or when it was observed.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// AWS region; else `AWS_REGION` / `AWS_DEFAULT_REGION`, else
+    /// `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000`;
+    /// else `AWS_ENDPOINT_URL`. Implies path-style addressing; `http://`
+    /// is allowed.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// `none`, `gzip` (the default, as in Vector) or `zstd`.
+    #[serde(default = "default_compression")]
+    pub compression: Compression,
+    /// How to encode events (one per line).
+    pub encoding: EncodingConfig,
+    /// When a batch becomes an object.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Object name extension without the dot; defaults to `json` or `log`
+    /// (by codec) plus `.gz` / `.zst` (by compression). Empty for none.
+    #[serde(default)]
+    pub filename_extension: Option<String>,
+}
+
+/// `batch.max_bytes`, `batch.max_events`, `batch.timeout_secs`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Write an object once its encoded events (before compression) reach
+    /// this many bytes.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+    /// Write an object once it holds this many events.
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+    /// Write an object once its first event has waited this long.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> BatchConfig {
+        BatchConfig {
+            max_bytes: default_max_bytes(),
+            max_events: default_max_events(),
+            timeout_secs: default_timeout_secs(),
+        }
+    }
+}
+
+/// The least the open batches of one sink may hold together before the
+/// largest is written early.
+const MIN_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+
+fn default_key_prefix() -> String {
+    "date=%F/".to_owned()
+}
+
+fn default_compression() -> Compression {
+    Compression::Gzip
+}
+
+fn default_max_bytes() -> usize {
+    10 * 1024 * 1024
+}
+
+fn default_max_events() -> usize {
+    100_000
+}
+
+fn default_timeout_secs() -> u64 {
+    300
+}
+
+impl S3SinkConfig {
+    /// Validates the options and builds the sink without any I/O.
+    fn settings(&self) -> Result<SinkSettings, BuildError> {
+        let key_prefix =
+            Template::parse(&self.key_prefix).map_err(|e| BuildError::new("key_prefix", e.0))?;
+        if self.key_prefix.starts_with('/') {
+            return Err(BuildError::new(
+                "key_prefix",
+                "object keys must not start with `/`",
+            ));
+        }
+        let target = match self.bucket.strip_prefix("file://") {
+            Some(path) => {
+                if !path.starts_with('/') || path.trim_matches('/').is_empty() {
+                    return Err(BuildError::new(
+                        "bucket",
+                        format!("`{}` is not a local folder URL", self.bucket),
+                    )
+                    .with_hint("write an absolute path: `file:///var/lib/logbridge/objects`"));
+                }
+                StoreTarget::Local(path.into())
+            }
+            None => {
+                validate_bucket_name(&self.bucket)?;
+                if let Some(endpoint) = &self.endpoint {
+                    validate_endpoint(endpoint)?;
+                }
+                if let Some(region) = &self.region
+                    && (region.is_empty() || region.contains(char::is_whitespace))
+                {
+                    return Err(BuildError::new(
+                        "region",
+                        format!("`{region}` is not a region"),
+                    ));
+                }
+                StoreTarget::S3 {
+                    bucket: self.bucket.clone(),
+                    region: self.region.clone(),
+                    endpoint: self.endpoint.clone(),
+                }
+            }
+        };
+        if self.batch.max_bytes == 0 || self.batch.max_events == 0 || self.batch.timeout_secs == 0 {
+            return Err(BuildError::new(
+                "batch",
+                "`max_bytes`, `max_events` and `timeout_secs` must be at least 1",
+            ));
+        }
+        let extension = match &self.filename_extension {
+            Some(ext) => ext.trim_start_matches('.').to_owned(),
+            None => default_extension(self.encoding.codec, self.compression),
+        };
+        if extension.contains('/') {
+            return Err(BuildError::new(
+                "filename_extension",
+                "the extension must not contain `/`",
+            ));
+        }
+        Ok(SinkSettings {
+            target,
+            key_prefix,
+            encoder: self.encoding.encoder(),
+            compression: self.compression,
+            max_bytes: self.batch.max_bytes,
+            max_events: self.batch.max_events,
+            timeout: Duration::from_secs(self.batch.timeout_secs),
+            extension,
+            multipart_threshold: sink::MULTIPART_THRESHOLD,
+            max_buffered_bytes: self
+                .batch
+                .max_bytes
+                .saturating_mul(2)
+                .max(MIN_BUFFERED_BYTES),
+            env: None,
+        })
+    }
+}
+
+impl SinkConfig for S3SinkConfig {
+    fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+        Ok(Box::new(S3Sink::new(self.settings()?)))
+    }
+
+    fn input_kinds(&self) -> DataKind {
+        DataKind::ALL
+    }
+}
+
+fn default_extension(codec: CodecName, compression: Compression) -> String {
+    let base = match codec {
+        CodecName::Json => "json",
+        CodecName::Logfmt | CodecName::Text => "log",
+    };
+    match compression {
+        Compression::None => base.to_owned(),
+        Compression::Gzip => format!("{base}.gz"),
+        Compression::Zstd => format!("{base}.zst"),
+    }
+}
+
+/// S3's bucket naming rules (3-63 lowercase letters, digits, `.` and `-`,
+/// starting and ending with a letter or digit).
+fn validate_bucket_name(bucket: &str) -> Result<(), BuildError> {
+    let valid_chars = bucket
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let ends_ok = bucket
+        .bytes()
+        .next()
+        .zip(bucket.bytes().last())
+        .is_some_and(|(a, z)| a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric());
+    if (3..=63).contains(&bucket.len()) && valid_chars && ends_ok {
+        return Ok(());
+    }
+    Err(
+        BuildError::new("bucket", format!("`{bucket}` is not a valid bucket name")).with_hint(
+            "3-63 lowercase letters, digits, `.` and `-`; or `file:///path` for a local folder",
+        ),
+    )
+}
+
+fn validate_endpoint(endpoint: &str) -> Result<(), BuildError> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !endpoint.contains(char::is_whitespace) => Ok(()),
+        _ => Err(BuildError::new(
+            "endpoint",
+            format!("`{endpoint}` is not an http:// or https:// URL"),
+        )
+        .with_hint("e.g. `http://127.0.0.1:9000`")),
+    }
+}
