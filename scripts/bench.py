@@ -115,20 +115,14 @@ def free_port():
     return port
 
 
-def bench_logbridge(work, src, expected):
-    out = os.path.join(work, "lb-out.log")
-    port = free_port()
-    cfg = os.path.join(work, "logbridge.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""data_dir = "{work}/lb-state"
+def pipeline_config(data_dir, src, out, parse):
+    """file -> (parse) -> filter -> file; the parse step differs by product."""
+    return f"""data_dir = "{data_dir}"
 [sources.in]
 type = "file"
 include = ["{src}"]
 read_from = "beginning"
-[transforms.parsed]
-type = "parse"
-inputs = ["in"]
-format = "json"
+{parse}
 [transforms.kept]
 type = "filter"
 inputs = ["parsed"]
@@ -138,15 +132,22 @@ type = "file"
 inputs = ["kept"]
 path = "{out}"
 encoding.codec = "json"
-""")
-    secs, rss = run(
+"""
+
+
+def bench_logbridge(work, src, expected):
+    out = os.path.join(work, "lb-out.log")
+    port = free_port()
+    cfg = os.path.join(work, "logbridge.toml")
+    with open(cfg, "w") as f:
+        f.write(pipeline_config(f"{work}/lb-state", src, out, '[transforms.parsed]\ntype = "parse"\ninputs = ["in"]\nformat = "json"'))
+    return run(
         "logbridge",
         [BIN, "run", "-c", cfg, "--admin-address", f"127.0.0.1:{port}"],
         lambda: metric(port, "out"),
         expected,
         env=dict(os.environ, LOGBRIDGE_LOG="warn"),
     )
-    return secs, rss
 
 
 def bench_rsyslog(work, src, n):
@@ -173,25 +174,7 @@ def bench_vector(work, src, expected):
     out = os.path.join(work, "vec-out.log")
     cfg = os.path.join(work, "vector.toml")
     with open(cfg, "w") as f:
-        f.write(f"""data_dir = "{work}/vec-state"
-[sources.in]
-type = "file"
-include = ["{src}"]
-read_from = "beginning"
-[transforms.parsed]
-type = "remap"
-inputs = ["in"]
-source = ". = parse_json!(.message)"
-[transforms.kept]
-type = "filter"
-inputs = ["parsed"]
-condition = '.level != "debug"'
-[sinks.out]
-type = "file"
-inputs = ["kept"]
-path = "{out}"
-encoding.codec = "json"
-""")
+        f.write(pipeline_config(f"{work}/vec-state", src, out, '[transforms.parsed]\ntype = "remap"\ninputs = ["in"]\nsource = ". = parse_json!(.message)"'))
     os.makedirs(os.path.join(work, "vec-state"), exist_ok=True)
     return run("vector", [vector, "--config", cfg, "--quiet"], lambda: count_lines(out), expected)
 
