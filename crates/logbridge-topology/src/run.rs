@@ -225,8 +225,7 @@ impl Topology {
                         continue;
                     };
                     tasks.spawn(guarded(task_id.clone(), async move {
-                        run_transform(&task_id, transform, names, rx, outs, metrics).await;
-                        Ok(())
+                        run_transform(&task_id, transform, names, rx, outs, metrics).await
                     }));
                 }
                 Pending::Sink(sink) => {
@@ -417,14 +416,15 @@ async fn run_transform(
     rx: BatchReceiver,
     outputs: Vec<Output>,
     metrics: Arc<ComponentMetrics>,
-) {
+) -> Result<(), String> {
     if instances.len() > 1 {
         return run_concurrently(id, instances, names, rx, outputs, metrics).await;
     }
     let Some(transform) = instances.pop() else {
-        return;
+        return Err("no instance was built".into());
     };
-    run_sequentially(id, transform, names, rx, outputs, metrics).await
+    run_sequentially(id, transform, names, rx, outputs, metrics).await;
+    Ok(())
 }
 
 /// One batch at a time, with ticks and a final flush.
@@ -466,13 +466,18 @@ async fn run_concurrently(
     mut rx: BatchReceiver,
     outputs: Vec<Output>,
     metrics: Arc<ComponentMetrics>,
-) {
+) -> Result<(), String> {
     use futures::StreamExt;
     use futures::stream::FuturesOrdered;
     let mut running = FuturesOrdered::new();
     let warn_limit = RateLimit::default();
     let mut input_open = true;
     while input_open || !running.is_empty() {
+        if idle.is_empty() && running.is_empty() {
+            // Every instance panicked: stop, so upstream sees this
+            // transform gone (its batches are marked errored, not lost).
+            return Err("every instance of the transform panicked".into());
+        }
         tokio::select! {
             biased;
             Some(done) = running.next(), if !running.is_empty() => {
@@ -503,6 +508,7 @@ async fn run_concurrently(
             }
         }
     }
+    Ok(())
 }
 
 async fn tick(ticker: &mut Option<tokio::time::Interval>) {
@@ -544,5 +550,75 @@ async fn send_all(
                 component_id = id
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logbridge_component::telemetry::ComponentKind;
+    use logbridge_event::{Event, EventBatch, LogRecord};
+
+    /// Passes batches on, or panics on every batch.
+    struct Probe {
+        panics: bool,
+    }
+
+    impl Transform for Probe {
+        fn transform(&mut self, batch: EventBatch, out: &mut TransformOutputs) {
+            assert!(!self.panics, "probe transform panics by design");
+            out.push(batch);
+        }
+    }
+
+    fn batch(n: usize) -> EventBatch {
+        EventBatch::new(vec![Event::Log(LogRecord::default()); n])
+    }
+
+    async fn run_probe(panics: bool, batches: usize) -> (Result<(), String>, usize) {
+        let metrics = Arc::new(ComponentMetrics::new(
+            "t",
+            ComponentKind::Transform,
+            "probe",
+        ));
+        let (tx, rx) = channel::bounded(100_000, 1 << 24);
+        let (out_tx, mut out_rx) = channel::bounded(100_000, 1 << 24);
+        let outputs = vec![Output::new(None, vec![out_tx], metrics.clone())];
+        let instances: Vec<Box<dyn Transform>> = (0..2)
+            .map(|_| Box::new(Probe { panics }) as Box<dyn Transform>)
+            .collect();
+        for i in 0..batches {
+            tx.send(batch(i + 1)).await.unwrap();
+        }
+        drop(tx);
+        let result = run_transform("t", instances, vec![None], rx, outputs, metrics).await;
+        let mut sizes = Vec::new();
+        while let Some(b) = out_rx.try_recv() {
+            sizes.push(b.len());
+        }
+        assert!(
+            sizes.windows(2).all(|w| w[0] < w[1]),
+            "order kept: {sizes:?}"
+        );
+        (result, sizes.len())
+    }
+
+    #[tokio::test]
+    async fn concurrent_instances_keep_batch_order() {
+        let (result, sent) = run_probe(false, 50).await;
+        assert_eq!(result, Ok(()));
+        assert_eq!(sent, 50);
+    }
+
+    #[tokio::test]
+    async fn a_transform_whose_instances_all_panic_fails_instead_of_hanging() {
+        let (result, sent) = tokio::time::timeout(Duration::from_secs(10), run_probe(true, 5))
+            .await
+            .expect("does not hang");
+        assert_eq!(
+            result,
+            Err("every instance of the transform panicked".into())
+        );
+        assert_eq!(sent, 0);
     }
 }
