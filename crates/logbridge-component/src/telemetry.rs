@@ -214,7 +214,7 @@ impl Registry {
         let components = self.components();
         let mut out = String::with_capacity(4096);
         type Getter = fn(&ComponentMetrics) -> u64;
-        let counters: [(&str, &str, Getter); 6] = [
+        let counters: [(&str, &str, Getter); 5] = [
             (
                 "logbridge_component_received_events_total",
                 "Events received by the component.",
@@ -240,30 +240,30 @@ impl Registry {
                 "Errors met by the component.",
                 |m| m.errors.load(Ordering::Relaxed),
             ),
-            (
-                "logbridge_component_discarded_events_total",
-                "Events the component did not pass on.",
-                |_| 0,
-            ),
         ];
         for (name, help, get) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for m in &components {
-                if name.ends_with("discarded_events_total") {
-                    for (intentional, c) in [
-                        ("true", &m.discarded_intentional),
-                        ("false", &m.discarded_unintentional),
-                    ] {
-                        let _ = writeln!(
-                            out,
-                            "{name}{{{},intentional=\"{intentional}\"}} {}",
-                            m.labels(),
-                            c.load(Ordering::Relaxed)
-                        );
-                    }
-                } else {
-                    let _ = writeln!(out, "{name}{{{}}} {}", m.labels(), get(m));
-                }
+                let _ = writeln!(out, "{name}{{{}}} {}", m.labels(), get(m));
+            }
+        }
+        // The discarded counter is split by whether the drop was intended.
+        let name = "logbridge_component_discarded_events_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Events the component did not pass on.\n# TYPE {name} counter"
+        );
+        for m in &components {
+            for (intentional, c) in [
+                ("true", &m.discarded_intentional),
+                ("false", &m.discarded_unintentional),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{{},intentional=\"{intentional}\"}} {}",
+                    m.labels(),
+                    c.load(Ordering::Relaxed)
+                );
             }
         }
 

@@ -583,16 +583,7 @@ impl BufferReader {
         end: u64,
         bytes: u64,
     ) -> EventBatch {
-        let id = self.next_id;
-        self.next_id += 1;
-        lock(&self.shared.state).in_flight.push_back(InFlight {
-            id,
-            segment: self.segment,
-            end,
-            bytes,
-            done: false,
-        });
-        self.offset = end;
+        let id = self.track(end, bytes);
         let shared = Arc::clone(&self.shared);
         let notifier = BatchNotifier::new(move |status| shared.acknowledge(id, status));
         EventBatch::new(events).with_finalizers(Finalizers::new(notifier))
@@ -601,6 +592,13 @@ impl BufferReader {
     /// Passes over bytes that will never be handed out, keeping them in the
     /// acknowledgement order so the ledger can move past them.
     fn skip(&mut self, end: u64, bytes: u64) {
+        let id = self.track(end, bytes);
+        self.shared.acknowledge(id, BatchStatus::Delivered);
+    }
+
+    /// Puts the record ending at `end` in the acknowledgement order and
+    /// moves past it; returns its id.
+    fn track(&mut self, end: u64, bytes: u64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         lock(&self.shared.state).in_flight.push_back(InFlight {
@@ -611,7 +609,7 @@ impl BufferReader {
             done: false,
         });
         self.offset = end;
-        self.shared.acknowledge(id, BatchStatus::Delivered);
+        id
     }
 
     fn quarantine_rest(&mut self, size: u64) {
