@@ -3,8 +3,9 @@
 //! - `GET /debug/metrics`: every component's counters, queue fill and sink
 //!   write latency, plus process metrics, in the Prometheus text format.
 //! - `GET /healthz`: 200 while the process runs.
-//! - `GET /readyz`: 200 once every component has started and none has
-//!   failed, 503 with the states otherwise.
+//! - `GET /readyz`: 200 once every component has started, none has
+//!   failed and none reports a problem (an unreachable server), 503 with
+//!   the states and problems otherwise.
 //! - `GET /api/v1/topology`: components, types, inputs and outputs as JSON.
 
 use std::net::SocketAddr;
@@ -144,10 +145,16 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
-    if s.health.is_ready() {
+    let problems = s.registry.problems();
+    if s.health.is_ready() && problems.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(s.health.snapshot())).into_response()
+        let problems: serde_json::Map<String, serde_json::Value> = problems
+            .into_iter()
+            .map(|(id, p)| (id, serde_json::Value::String(p)))
+            .collect();
+        let body = serde_json::json!({ "components": s.health.snapshot(), "problems": problems });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 

@@ -1,13 +1,14 @@
 //! The binary encoding of a batch's events, as stored in one disk-buffer
 //! record.
 //!
-//! Layout (format version 1): one version byte, a varint event count, then
+//! Layout (format version 2): one version byte, a varint event count, then
 //! each event as a tag byte (`0` log, `1` metric, `2` span) and its fields in
 //! declaration order. Integers are LEB128 varints (signed ones zigzagged),
 //! floats are 8 little-endian bytes of their bit pattern (so NaN payloads and
 //! `-0.0` survive), strings and byte strings are a varint length and bytes.
 //! [`Value`] keeps its variant: `Bytes`, `Timestamp`, `Integer` and `Float`
-//! stay distinct.
+//! stay distinct. Version 2 added a log's source metadata (a map after its
+//! scope); version 1 records are still read.
 //!
 //! Resources and scopes are shared within a record: each is written as a
 //! varint `0` (none), `1` (inline, appended to the record's table) or `k + 2`
@@ -31,7 +32,10 @@ use logbridge_event::{
 };
 
 /// The format version written in the first byte of every record.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The oldest format version still read.
+const OLDEST_READABLE_VERSION: u8 = 1;
 
 /// The deepest nesting of arrays and objects a record may hold.
 pub const MAX_DEPTH: usize = 128;
@@ -90,10 +94,11 @@ pub fn encode_events(events: &[Event], out: &mut Vec<u8>) -> Result<(), EncodeEr
 /// Decodes a record written by [`encode_events`].
 pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>, DecodeError> {
     let (&version, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(DecodeError::Version(version));
     }
     let mut dec = Decoder {
+        version,
         buf: rest,
         resources: Vec::new(),
         scopes: Vec::new(),
@@ -286,7 +291,8 @@ impl Encoder<'_> {
         }
         self.uint(l.flags.into());
         self.resource(&l.resource)?;
-        self.scope(&l.scope)
+        self.scope(&l.scope)?;
+        self.map(&l.metadata, 0)
     }
 
     fn metric(&mut self, m: &Metric) -> Result<(), EncodeError> {
@@ -399,6 +405,8 @@ impl Encoder<'_> {
 }
 
 struct Decoder<'a> {
+    /// The record's format version.
+    version: u8,
     buf: &'a [u8],
     resources: Vec<Arc<Resource>>,
     scopes: Vec<Arc<Scope>>,
@@ -627,6 +635,11 @@ impl Decoder<'_> {
             flags: self.u32("flags")?,
             resource: self.resource()?,
             scope: self.scope()?,
+            metadata: if self.version >= 2 {
+                self.map(0)?
+            } else {
+                ObjectMap::default()
+            },
         })
     }
 

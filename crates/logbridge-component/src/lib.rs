@@ -16,6 +16,7 @@
 pub mod channel;
 mod config;
 mod context;
+pub mod dropped;
 mod output;
 pub mod telemetry;
 mod traits;

@@ -4,6 +4,7 @@
 //! Counters are plain atomics bumped once per batch, so telemetry costs
 //! nothing per event. The names are part of the API (see the README).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -109,6 +110,18 @@ pub struct ComponentMetrics {
     pub errors: AtomicU64,
     /// Write latency of a sink.
     pub write_latency: Histogram,
+    /// Gauges with labels of their own (per-partition lag, ...).
+    gauges: Mutex<BTreeMap<(&'static GaugeDef, String), i64>>,
+    /// Why the component cannot do its work right now (its server is
+    /// unreachable, ...); `/readyz` fails while set.
+    problem: Mutex<Option<String>>,
+}
+
+/// A component-specific gauge's name and help text.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GaugeDef {
+    pub name: &'static str,
+    pub help: &'static str,
 }
 
 impl ComponentMetrics {
@@ -125,7 +138,28 @@ impl ComponentMetrics {
             discarded_unintentional: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             write_latency: Histogram::default(),
+            gauges: Mutex::new(BTreeMap::new()),
+            problem: Mutex::new(None),
         }
+    }
+
+    /// Sets a gauge for one label set (`labels` as `(name, value)` pairs).
+    pub fn set_gauge(&self, def: &'static GaugeDef, labels: &[(&str, &str)], value: i64) {
+        lock(&self.gauges).insert((def, render_labels(labels)), value);
+    }
+
+    /// Removes a gauge's label set (a partition this consumer lost).
+    pub fn remove_gauge(&self, def: &'static GaugeDef, labels: &[(&str, &str)]) {
+        lock(&self.gauges).remove(&(def, render_labels(labels)));
+    }
+
+    /// Reports (or, with `None`, clears) why the component cannot work.
+    pub fn set_problem(&self, problem: Option<String>) {
+        *lock(&self.problem) = problem;
+    }
+
+    pub fn problem(&self) -> Option<String> {
+        lock(&self.problem).clone()
     }
 
     pub fn add_received(&self, events: usize, bytes: usize) {
@@ -161,6 +195,14 @@ impl ComponentMetrics {
             escape(&self.component_type)
         )
     }
+}
+
+fn render_labels(labels: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (name, value) in labels {
+        let _ = write!(out, ",{name}=\"{}\"", escape(value));
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -334,7 +376,40 @@ impl Registry {
             let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
             let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
         }
+        render_gauges(&components, &mut out);
         out
+    }
+
+    /// Components reporting a problem, as `(id, problem)`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        self.components()
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.problem()?)))
+            .collect()
+    }
+}
+
+/// The component-specific gauges, one `# HELP` block per name.
+fn render_gauges(components: &[Arc<ComponentMetrics>], out: &mut String) {
+    let mut by_def: BTreeMap<&'static GaugeDef, Vec<String>> = BTreeMap::new();
+    for m in components {
+        let base = m.labels();
+        for ((def, labels), value) in lock(&m.gauges).iter() {
+            by_def
+                .entry(def)
+                .or_default()
+                .push(format!("{}{{{base}{labels}}} {value}", def.name));
+        }
+    }
+    for (def, lines) in by_def {
+        let _ = writeln!(
+            out,
+            "# HELP {} {}\n# TYPE {} gauge",
+            def.name, def.help, def.name
+        );
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
     }
 }
 
@@ -371,5 +446,30 @@ mod tests {
         assert!(text.contains("intentional=\"false\"} 2"));
         assert!(text.contains("logbridge_component_write_duration_seconds_bucket{component_id=\"out\",component_kind=\"sink\",component_type=\"file\",le=\"0.005\"} 1"));
         assert!(text.contains("logbridge_component_write_duration_seconds_count{component_id=\"out\",component_kind=\"sink\",component_type=\"file\"} 1"));
+    }
+
+    #[test]
+    fn renders_labeled_gauges_and_problems() {
+        static LAG: GaugeDef = GaugeDef {
+            name: "logbridge_test_lag",
+            help: "Lag.",
+        };
+        let r = Registry::new();
+        let m = r.register("in", ComponentKind::Source, "kafka");
+        m.set_gauge(&LAG, &[("topic", "logs"), ("partition", "0")], 5);
+        m.set_gauge(&LAG, &[("topic", "logs"), ("partition", "1")], 7);
+        m.remove_gauge(&LAG, &[("topic", "logs"), ("partition", "1")]);
+        let text = r.render();
+        assert_eq!(text.matches("# TYPE logbridge_test_lag gauge").count(), 1);
+        assert!(text.contains("logbridge_test_lag{component_id=\"in\",component_kind=\"source\",component_type=\"kafka\",topic=\"logs\",partition=\"0\"} 5"));
+        assert!(!text.contains("partition=\"1\""));
+        assert!(r.problems().is_empty());
+        m.set_problem(Some("broker unreachable".into()));
+        assert_eq!(
+            r.problems(),
+            vec![("in".to_owned(), "broker unreachable".to_owned())]
+        );
+        m.set_problem(None);
+        assert!(r.problems().is_empty());
     }
 }

@@ -67,6 +67,7 @@ macro_rules! sink {
 pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("demo", logbridge_sources::demo::DemoConfig),
     source!("file", logbridge_sources::file::FileConfig),
+    source!("kafka", logbridge_kafka::KafkaSourceConfig),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
 ];
 
@@ -82,6 +83,7 @@ pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
     sink!("blackhole", logbridge_sinks::blackhole::BlackholeConfig),
     sink!("console", logbridge_sinks::console::ConsoleConfig),
     sink!("file", logbridge_sinks::file::FileSinkConfig),
+    sink!("kafka", logbridge_kafka::KafkaSinkConfig),
 ];
 
 pub fn find<C: ?Sized>(

@@ -21,7 +21,7 @@ mod value;
 pub use batch::EventBatch;
 pub use event::{DataKind, Event};
 pub use finalizer::{BatchNotifier, BatchStatus, Finalizers};
-pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, LogRecord, Resource, Scope};
+pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, KafkaPosition, LogRecord, Resource, Scope};
 pub use map::Entry;
 pub use metric::{Bucket, Metric, MetricKind, MetricValue, Quantile, Temporality};
 pub use path::{Path, PathError, PathRoot, Segment};

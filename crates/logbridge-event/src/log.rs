@@ -64,6 +64,14 @@ pub(crate) fn make_mut<T: Clone + Default>(slot: &mut Option<Arc<T>>) -> &mut T 
     Arc::make_mut(slot.get_or_insert_with(Default::default))
 }
 
+/// A record's topic, partition and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KafkaPosition<'a> {
+    pub topic: &'a [u8],
+    pub partition: i32,
+    pub offset: i64,
+}
+
 /// A log event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogRecord {
@@ -83,6 +91,10 @@ pub struct LogRecord {
     pub flags: u32,
     pub resource: Option<Arc<Resource>>,
     pub scope: Option<Arc<Scope>>,
+    /// What the source knew about the record beyond OpenTelemetry's
+    /// fields, such as `%kafka.offset`: any `%name` that is not one of the
+    /// names above. Kept through buffers; encoders do not write it.
+    pub metadata: ObjectMap,
 }
 
 const MESSAGE: &str = "message";
@@ -103,6 +115,35 @@ impl LogRecord {
             body: Value::Bytes(line),
             ..LogRecord::default()
         }
+    }
+
+    /// A log from decoded fields: `message` becomes the body, the rest
+    /// attributes.
+    pub fn from_fields(mut fields: ObjectMap, observed_time_unix_nano: i64) -> LogRecord {
+        let body = fields.remove(MESSAGE).unwrap_or(Value::Null);
+        LogRecord {
+            observed_time_unix_nano,
+            body,
+            attributes: fields,
+            ..LogRecord::default()
+        }
+    }
+
+    /// Where in Kafka the log was read, from the `%kafka` metadata the
+    /// kafka source sets; sinks use it to name output after offsets.
+    pub fn kafka_position(&self) -> Option<KafkaPosition<'_>> {
+        let kafka = self.metadata.get("kafka")?.as_object()?;
+        let topic = kafka.get("topic")?.as_bytes()?;
+        let (Value::Integer(partition), Value::Integer(offset)) =
+            (kafka.get("partition")?, kafka.get("offset")?)
+        else {
+            return None;
+        };
+        Some(KafkaPosition {
+            topic,
+            partition: i32::try_from(*partition).ok()?,
+            offset: *offset,
+        })
     }
 
     /// The value at `path`. Field paths borrow; metadata paths and the
@@ -246,6 +287,7 @@ impl LogRecord {
             ("scope", [Segment::Field(f), rest @ ..]) if f == "attributes" => {
                 object_get(&self.scope().attributes, rest)
             }
+            (name, _) if !is_reserved_metadata(name) => object_get(&self.metadata, segments),
             _ => None,
         }
     }
@@ -311,6 +353,9 @@ impl LogRecord {
             ("scope", [Segment::Field(f), rest @ ..]) if f == "attributes" && !rest.is_empty() => {
                 object_set(&mut make_mut(&mut self.scope).attributes, rest, value)
             }
+            (name, _) if !is_reserved_metadata(name) => {
+                object_set(&mut self.metadata, segments, value)
+            }
             _ => return Err(format!("%{head} is not a metadata field of a log")),
         }
         Ok(old)
@@ -324,7 +369,33 @@ impl LogRecord {
                 .iter()
                 .map(|(k, v)| k.len() + v.estimated_size())
                 .sum::<usize>()
+            + if self.metadata.is_empty() {
+                0
+            } else {
+                self.metadata
+                    .iter()
+                    .map(|(k, v)| k.len() + v.estimated_size())
+                    .sum::<usize>()
+            }
     }
+}
+
+/// The `%name`s of OpenTelemetry's own fields; every other name is free
+/// source metadata.
+fn is_reserved_metadata(name: &str) -> bool {
+    matches!(
+        name,
+        "timestamp"
+            | "observed_timestamp"
+            | "severity_number"
+            | "severity_text"
+            | "trace_id"
+            | "span_id"
+            | "flags"
+            | "dropped_attributes_count"
+            | "resource"
+            | "scope"
+    )
 }
 
 fn object_get<'a>(map: &'a ObjectMap, segments: &[Segment]) -> Option<Cow<'a, Value>> {
@@ -401,7 +472,17 @@ mod tests {
             log.insert(&p("%severity_number"), Value::Integer(99))
                 .is_err()
         );
-        assert!(log.insert(&p("%nope"), Value::Null).is_err());
+        assert!(log.insert(&p("%scope.nope"), Value::Null).is_err());
+        log.insert(&p("%kafka.offset"), Value::Integer(7)).unwrap();
+        assert_eq!(
+            log.metadata["kafka"].as_object().unwrap()["offset"],
+            Value::Integer(7)
+        );
+        assert_eq!(
+            log.get(&p("%kafka.offset")).unwrap().into_owned(),
+            Value::Integer(7)
+        );
+        assert!(log.get(&p(".kafka")).is_none(), "metadata is not a field");
         log.insert(&p("%trace_id"), "0102030405060708090a0b0c0d0e0f10".into())
             .unwrap();
         assert_eq!(

@@ -6,4 +6,5 @@ pub mod blackhole;
 pub mod console;
 pub mod encoding;
 pub mod file;
+pub mod parquet;
 pub mod template;

@@ -4,10 +4,9 @@
 //! [`logbridge_component::Transform`]); a transform that can fail on an
 //! event sends it to its `dropped` output with the reason attached.
 
-mod dropped;
 pub mod filter;
 pub mod modify;
 pub mod parse;
 pub mod route;
 
-pub use dropped::mark_dropped;
+pub use logbridge_component::dropped::mark_dropped;

@@ -14,7 +14,7 @@ use logbridge_component::{
 use logbridge_event::{DataKind, Event, EventBatch, LogRecord, Path, Value};
 use serde::Deserialize;
 
-use crate::dropped::{log_outputs_with_dropped, mark_dropped};
+use logbridge_component::dropped::{log_outputs_with_dropped, mark_dropped};
 
 /// A type to convert a field to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]

@@ -15,7 +15,7 @@ use logbridge_event::{DataKind, Event, EventBatch, LogRecord, ObjectMap, Path, V
 use serde::Deserialize;
 use tracing::warn;
 
-use crate::dropped::{log_outputs_with_dropped, mark_dropped};
+use logbridge_component::dropped::{log_outputs_with_dropped, mark_dropped};
 
 /// Which parser to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]

@@ -100,21 +100,25 @@ fn log() -> impl Strategy<Value = LogRecord> {
             resource(),
             scope(),
         ),
+        map(),
     )
         .prop_map(
-            |((t, o, sn, st, body, attributes), (d, tr, sp, flags, resource, scope))| LogRecord {
-                time_unix_nano: t,
-                observed_time_unix_nano: o,
-                severity_number: sn,
-                severity_text: st,
-                body,
-                attributes,
-                dropped_attributes_count: d,
-                trace_id: tr.map(TraceId),
-                span_id: sp.map(SpanId),
-                flags,
-                resource,
-                scope,
+            |((t, o, sn, st, body, attributes), (d, tr, sp, flags, resource, scope), metadata)| {
+                LogRecord {
+                    time_unix_nano: t,
+                    observed_time_unix_nano: o,
+                    severity_number: sn,
+                    severity_text: st,
+                    body,
+                    attributes,
+                    dropped_attributes_count: d,
+                    trace_id: tr.map(TraceId),
+                    span_id: sp.map(SpanId),
+                    flags,
+                    resource,
+                    scope,
+                    metadata,
+                }
             },
         )
 }
@@ -411,6 +415,22 @@ fn forged_counts_do_not_allocate() {
     let mut forged = vec![FORMAT_VERSION, 1, 0, 0, 0, 0, 0, 0];
     forged.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f]);
     assert_eq!(decode_events(&forged), Err(DecodeError::Truncated));
-    assert!(matches!(decode_events(&[2]), Err(DecodeError::Version(2))));
+    assert!(matches!(decode_events(&[9]), Err(DecodeError::Version(9))));
+    assert!(matches!(decode_events(&[0]), Err(DecodeError::Version(0))));
     assert_eq!(decode_events(&[]), Err(DecodeError::Empty));
+}
+
+#[test]
+fn version_1_records_are_still_read() {
+    // A log written by format version 1: no metadata map after the scope.
+    let log = LogRecord {
+        body: Value::from("old"),
+        ..LogRecord::default()
+    };
+    let mut out = Vec::new();
+    encode_events(&[Event::Log(log.clone())], &mut out).unwrap();
+    // Drop the empty metadata map (one zero byte) and mark the record v1.
+    assert_eq!(out.pop(), Some(0));
+    out[0] = 1;
+    assert_eq!(decode_events(&out).unwrap(), vec![Event::Log(log)]);
 }

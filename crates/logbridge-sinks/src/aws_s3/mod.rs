@@ -14,6 +14,8 @@
 //! I/O (it runs for `logbridge validate`): the object store is created in
 //! `run()` (`store.rs`), and the batching loop lives in `sink.rs`.
 
+mod cuts;
+mod profile;
 mod sink;
 mod store;
 #[cfg(test)]
@@ -27,9 +29,10 @@ use serde::Deserialize;
 
 use crate::encoding::{CodecName, EncodingConfig};
 use crate::file::Compression;
+use crate::parquet::{self, ParquetOptions};
 use crate::template::Template;
 
-use self::sink::{S3Sink, SinkSettings};
+use self::sink::{ObjectFormat, S3Sink, SinkSettings};
 use self::store::StoreTarget;
 
 /// Writes events as objects to an S3 bucket.
@@ -53,11 +56,14 @@ pub struct S3SinkConfig {
     /// is allowed.
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// `none`, `gzip` (the default, as in Vector) or `zstd`.
-    #[serde(default = "default_compression")]
-    pub compression: Compression,
-    /// How to encode events (one per line).
-    pub encoding: EncodingConfig,
+    /// Compression of the whole object: `none`, `gzip` (the default for
+    /// line codecs, as in Vector) or `zstd`. Parquet objects compress their
+    /// pages instead (`encoding.parquet.compression`) and take `none`, the
+    /// default for them.
+    #[serde(default)]
+    pub compression: Option<Compression>,
+    /// How events are encoded.
+    pub encoding: S3EncodingConfig,
     /// When a batch becomes an object.
     #[serde(default)]
     pub batch: BatchConfig,
@@ -65,6 +71,29 @@ pub struct S3SinkConfig {
     /// (by codec) plus `.gz` / `.zst` (by compression). Empty for none.
     #[serde(default)]
     pub filename_extension: Option<String>,
+}
+
+/// `encoding`: a line codec, or Parquet.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3EncodingConfig {
+    /// `json` (one object per line), `logfmt`, `text` (the message only) or
+    /// `parquet` (columns from the fields seen in each object, or from
+    /// `encoding.parquet.schema`).
+    pub codec: S3Codec,
+    /// Parquet options, for `codec = "parquet"`.
+    #[serde(default)]
+    pub parquet: Option<ParquetOptions>,
+}
+
+/// `encoding.codec` of the `aws_s3` sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum S3Codec {
+    Json,
+    Logfmt,
+    Text,
+    Parquet,
 }
 
 /// `batch.max_bytes`, `batch.max_events`, `batch.timeout_secs`.
@@ -101,10 +130,6 @@ fn default_key_prefix() -> String {
     "date=%F/".to_owned()
 }
 
-fn default_compression() -> Compression {
-    Compression::Gzip
-}
-
 fn default_max_bytes() -> usize {
     10 * 1024 * 1024
 }
@@ -119,7 +144,7 @@ fn default_timeout_secs() -> u64 {
 
 impl S3SinkConfig {
     /// Validates the options and builds the sink without any I/O.
-    fn settings(&self) -> Result<SinkSettings, BuildError> {
+    fn settings(&self, state_dir: std::path::PathBuf) -> Result<SinkSettings, BuildError> {
         let key_prefix =
             Template::parse(&self.key_prefix).map_err(|e| BuildError::new("key_prefix", e.0))?;
         if self.key_prefix.starts_with('/') {
@@ -165,9 +190,10 @@ impl S3SinkConfig {
                 "`max_bytes`, `max_events` and `timeout_secs` must be at least 1",
             ));
         }
+        let (format, compression) = self.format()?;
         let extension = match &self.filename_extension {
             Some(ext) => ext.trim_start_matches('.').to_owned(),
-            None => default_extension(self.encoding.codec, self.compression),
+            None => default_extension(self.encoding.codec, compression),
         };
         if extension.contains('/') {
             return Err(BuildError::new(
@@ -178,8 +204,8 @@ impl S3SinkConfig {
         Ok(SinkSettings {
             target,
             key_prefix,
-            encoder: self.encoding.encoder(),
-            compression: self.compression,
+            format,
+            compression,
             max_bytes: self.batch.max_bytes,
             max_events: self.batch.max_events,
             timeout: Duration::from_secs(self.batch.timeout_secs),
@@ -191,13 +217,52 @@ impl S3SinkConfig {
                 .saturating_mul(2)
                 .max(MIN_BUFFERED_BYTES),
             env: None,
+            state_dir,
         })
+    }
+
+    /// The object format and whole-object compression.
+    fn format(&self) -> Result<(ObjectFormat, Compression), BuildError> {
+        let line_codec = match self.encoding.codec {
+            S3Codec::Json => CodecName::Json,
+            S3Codec::Logfmt => CodecName::Logfmt,
+            S3Codec::Text => CodecName::Text,
+            S3Codec::Parquet => {
+                let options = self.encoding.parquet.clone().unwrap_or_default();
+                parquet::validate(&options)
+                    .map_err(|e| BuildError::new("encoding", format!("parquet: {e}")))?;
+                let compression = match self.compression {
+                    None | Some(Compression::None) => Compression::None,
+                    Some(_) => {
+                        return Err(BuildError::new(
+                            "compression",
+                            "Parquet objects are compressed page by page, not as a whole",
+                        )
+                        .with_hint(
+                            "remove `compression`; set `encoding.parquet.compression` instead",
+                        ));
+                    }
+                };
+                return Ok((ObjectFormat::Parquet(options), compression));
+            }
+        };
+        if self.encoding.parquet.is_some() {
+            return Err(BuildError::new(
+                "encoding",
+                "`encoding.parquet` applies to `codec = \"parquet\"` only",
+            ));
+        }
+        let encoder = EncodingConfig { codec: line_codec }.encoder();
+        Ok((
+            ObjectFormat::Lines(encoder),
+            self.compression.unwrap_or(Compression::Gzip),
+        ))
     }
 }
 
 impl SinkConfig for S3SinkConfig {
-    fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
-        Ok(Box::new(S3Sink::new(self.settings()?)))
+    fn build(&self, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+        Ok(Box::new(S3Sink::new(self.settings(cx.component_dir())?)))
     }
 
     fn input_kinds(&self) -> DataKind {
@@ -205,10 +270,11 @@ impl SinkConfig for S3SinkConfig {
     }
 }
 
-fn default_extension(codec: CodecName, compression: Compression) -> String {
+fn default_extension(codec: S3Codec, compression: Compression) -> String {
     let base = match codec {
-        CodecName::Json => "json",
-        CodecName::Logfmt | CodecName::Text => "log",
+        S3Codec::Json => "json",
+        S3Codec::Logfmt | S3Codec::Text => "log",
+        S3Codec::Parquet => "parquet",
     };
     match compression {
         Compression::None => base.to_owned(),

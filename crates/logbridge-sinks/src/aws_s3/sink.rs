@@ -7,16 +7,25 @@
 //! It must not acknowledge before the object is written, and must not drop
 //! data: a write is retried until it succeeds or the pipeline shuts down
 //! (then the batch is reported `Errored`, so the source reads it again).
+//!
+//! Logs read from Kafka (with `%kafka` metadata) are grouped per topic and
+//! partition as well, and their objects are named after the first and last
+//! offset they hold. Each cut is recorded in the cut journal (`cuts.rs`)
+//! before the upload; records read again after a crash are cut at the
+//! recorded offsets, so they overwrite the same objects, and records of an
+//! object known to be written are skipped. Size limits never split the
+//! records of one Kafka offset (an OTLP payload holds many).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use logbridge_codec::encode::Encoder;
 use logbridge_component::{ComponentError, Sink, SinkContext};
-use logbridge_event::{BatchStatus, EventBatch, Finalizers};
+use logbridge_event::{BatchStatus, Event, EventBatch, Finalizers};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use rand::rngs::SmallRng;
@@ -24,8 +33,10 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use super::cuts::{Cut, CutGroup, CutJournal};
 use super::store::{self, Failure, StoreTarget};
 use crate::file::Compression;
+use crate::parquet::{ParquetBatch, ParquetOptions};
 use crate::template::{Template, event_time};
 
 /// Objects larger than this (after compression) use a multipart upload.
@@ -34,13 +45,15 @@ const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The shortest wait after an error the operator has to fix.
 const RETRY_CONFIG_MIN: Duration = Duration::from_secs(10);
+/// How many batch timeouts a replayed cut waits for its last record.
+const REPLAY_PATIENCE: u32 = 10;
 
 /// The validated options (see `S3SinkConfig`). Not `Debug`: `env` may
 /// hold credentials.
 pub(crate) struct SinkSettings {
     pub(crate) target: StoreTarget,
     pub(crate) key_prefix: Template,
-    pub(crate) encoder: Encoder,
+    pub(crate) format: ObjectFormat,
     pub(crate) compression: Compression,
     pub(crate) max_bytes: usize,
     pub(crate) max_events: usize,
@@ -54,6 +67,95 @@ pub(crate) struct SinkSettings {
     pub(crate) max_buffered_bytes: usize,
     /// `AWS_*` variables to use instead of the process environment (tests).
     pub(crate) env: Option<Vec<(String, String)>>,
+    /// Where the cut journal lives (`data_dir/<sink id>`).
+    pub(crate) state_dir: PathBuf,
+}
+
+/// How events become an object's bytes.
+pub(crate) enum ObjectFormat {
+    /// One encoded event per line.
+    Lines(Encoder),
+    Parquet(ParquetOptions),
+}
+
+/// An object's events so far.
+enum Contents {
+    Lines(Vec<u8>),
+    Parquet(Box<ParquetBatch>),
+}
+
+impl Contents {
+    fn new(format: &ObjectFormat) -> Contents {
+        match format {
+            ObjectFormat::Lines(_) => Contents::Lines(Vec::new()),
+            ObjectFormat::Parquet(options) => {
+                Contents::Parquet(Box::new(ParquetBatch::new(options)))
+            }
+        }
+    }
+
+    fn push(&mut self, event: &Event, format: &ObjectFormat) {
+        match (self, format) {
+            (Contents::Lines(buf), ObjectFormat::Lines(encoder)) => encoder.encode(event, buf),
+            (Contents::Parquet(batch), _) => batch.push(event),
+            (Contents::Lines(_), ObjectFormat::Parquet(_)) => {}
+        }
+    }
+
+    /// Bytes held, for `batch.max_bytes` (encoded size for lines, the
+    /// events' estimated size for Parquet).
+    fn len(&self) -> usize {
+        match self {
+            Contents::Lines(buf) => buf.len(),
+            Contents::Parquet(batch) => batch.estimated_bytes(),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, String> {
+        match self {
+            Contents::Lines(buf) => Ok(buf),
+            Contents::Parquet(batch) => batch.finish().map(|o| o.bytes).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What events are grouped by: the rendered key prefix, and for Kafka
+/// records their topic and partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct GroupKey {
+    prefix: String,
+    kafka: Option<(String, i32)>,
+}
+
+impl GroupKey {
+    fn cut_group(&self) -> Option<CutGroup> {
+        let (topic, partition) = self.kafka.as_ref()?;
+        Some(CutGroup {
+            prefix: self.prefix.clone(),
+            topic: topic.clone(),
+            partition: *partition,
+        })
+    }
+}
+
+/// The Kafka offsets an open batch holds.
+struct OffsetSpan {
+    first: i64,
+    last: i64,
+    /// The cut recorded for this batch before a crash: it must end there.
+    replay: Option<Cut>,
+    /// A size limit was reached: the batch closes before the next offset.
+    full: bool,
+}
+
+impl OffsetSpan {
+    /// Whether a record at `offset` must go into a new batch.
+    fn closes_before(&self, offset: i64) -> bool {
+        match self.replay {
+            Some(cut) => offset > cut.last,
+            None => offset < self.last || (self.full && offset != self.last),
+        }
+    }
 }
 
 /// Finalizers held until their object is written. Dropped without
@@ -86,7 +188,9 @@ impl Drop for Pending {
 
 /// The events waiting to become one object.
 struct OpenBatch {
-    buf: Vec<u8>,
+    contents: Contents,
+    /// Set for Kafka records.
+    offsets: Option<OffsetSpan>,
     events: usize,
     first_event_millis: i64,
     opened: Instant,
@@ -98,7 +202,12 @@ struct OpenBatch {
 pub(crate) struct S3Sink {
     settings: SinkSettings,
     store: Option<Arc<dyn ObjectStore>>,
-    open: HashMap<String, OpenBatch>,
+    open: HashMap<GroupKey, OpenBatch>,
+    /// Opened on the first Kafka record; `None` before, or if it cannot be
+    /// opened (objects are then still named by offsets, but a replay may
+    /// cut differently).
+    journal: Option<CutJournal>,
+    journal_failed: bool,
     /// Encoded bytes held in `open`.
     buffered_bytes: usize,
     rng: SmallRng,
@@ -114,6 +223,8 @@ impl S3Sink {
             settings,
             store: None,
             open: HashMap::new(),
+            journal: None,
+            journal_failed: false,
             buffered_bytes: 0,
             rng: SmallRng::from_os_rng(),
             input_seq: 0,
@@ -129,32 +240,78 @@ impl S3Sink {
         let finalizers = std::mem::take(&mut input.finalizers);
         for event in input.events() {
             let prefix = self.settings.key_prefix.render(event, now);
-            if !self.open.contains_key(&prefix) {
-                let batch = OpenBatch {
-                    buf: Vec::new(),
-                    events: 0,
-                    first_event_millis: event_time(event, now).div_euclid(1_000_000),
-                    opened: Instant::now(),
-                    finalizers: Pending::default(),
-                    last_input: 0,
-                };
-                self.open.insert(prefix.clone(), batch);
-            }
-            let Some(batch) = self.open.get_mut(&prefix) else {
-                continue; // inserted just above
+            let position = match event {
+                Event::Log(log) => log.kafka_position(),
+                _ => None,
             };
+            let key = GroupKey {
+                prefix,
+                kafka: position
+                    .map(|p| (String::from_utf8_lossy(p.topic).into_owned(), p.partition)),
+            };
+            let mut replay = None;
+            if let Some(position) = position {
+                let offset = position.offset;
+                if self
+                    .open
+                    .get(&key)
+                    .and_then(|b| b.offsets.as_ref())
+                    .is_some_and(|o| o.closes_before(offset))
+                    && let Some(batch) = self.open.remove(&key)
+                {
+                    self.write_batch(&key, batch, cx).await;
+                }
+                if !self.open.contains_key(&key) {
+                    match self.recorded_cut(&key, offset) {
+                        Some(cut) if cut.first == offset => replay = Some(cut),
+                        // Already in the bucket, in an object written
+                        // before a crash: acknowledged by not writing it.
+                        Some(cut) if cut.done => continue,
+                        _ => {}
+                    }
+                }
+            }
+            let batch = self.open.entry(key.clone()).or_insert_with(|| OpenBatch {
+                contents: Contents::new(&self.settings.format),
+                offsets: position.map(|p| OffsetSpan {
+                    first: p.offset,
+                    last: p.offset,
+                    replay,
+                    full: false,
+                }),
+                events: 0,
+                first_event_millis: event_time(event, now).div_euclid(1_000_000),
+                opened: Instant::now(),
+                finalizers: Pending::default(),
+                last_input: 0,
+            });
             if batch.last_input != seq {
                 batch.finalizers.merge(finalizers.clone());
                 batch.last_input = seq;
             }
-            let before = batch.buf.len();
-            self.settings.encoder.encode(event, &mut batch.buf);
-            self.buffered_bytes += batch.buf.len() - before;
+            let before = batch.contents.len();
+            batch.contents.push(event, &self.settings.format);
+            self.buffered_bytes += batch.contents.len() - before;
             batch.events += 1;
-            let full = batch.buf.len() >= self.settings.max_bytes
+            let over_limit = batch.contents.len() >= self.settings.max_bytes
                 || batch.events >= self.settings.max_events;
-            if full && let Some(batch) = self.open.remove(&prefix) {
-                self.write_batch(&prefix, batch, cx).await;
+            let write_now = match (&mut batch.offsets, position) {
+                (Some(span), Some(p)) => {
+                    span.last = p.offset;
+                    match span.replay {
+                        Some(cut) => batch.events >= cut.events && p.offset >= cut.last,
+                        None => {
+                            // Close only between offsets: the next
+                            // record decides.
+                            span.full |= over_limit;
+                            false
+                        }
+                    }
+                }
+                _ => over_limit,
+            };
+            if write_now && let Some(batch) = self.open.remove(&key) {
+                self.write_batch(&key, batch, cx).await;
             }
         }
         // Events of this input that were all written (or none at all):
@@ -164,62 +321,125 @@ impl S3Sink {
             let largest = self
                 .open
                 .iter()
-                .max_by_key(|(_, b)| b.buf.len())
-                .map(|(p, _)| p.clone());
-            let Some(prefix) = largest else { break };
-            if let Some(batch) = self.open.remove(&prefix) {
-                self.write_batch(&prefix, batch, cx).await;
+                .filter(|(_, b)| b.offsets.as_ref().is_none_or(|o| o.replay.is_none()))
+                .max_by_key(|(_, b)| b.contents.len())
+                .map(|(k, _)| k.clone());
+            let Some(key) = largest else { break };
+            if let Some(batch) = self.open.remove(&key) {
+                self.write_batch(&key, batch, cx).await;
             }
         }
+    }
+
+    /// The cut recorded before a crash that holds `offset` of a Kafka
+    /// group.
+    fn recorded_cut(&mut self, key: &GroupKey, offset: i64) -> Option<Cut> {
+        let group = key.cut_group()?;
+        self.journal()?.find(&group, offset)
+    }
+
+    fn journal(&mut self) -> Option<&mut CutJournal> {
+        if self.journal.is_none() && !self.journal_failed {
+            match CutJournal::open(&self.settings.state_dir) {
+                Ok(journal) => self.journal = Some(journal),
+                Err(error) => {
+                    self.journal_failed = true;
+                    error!(
+                        message = "Cannot open the cut journal; Kafka records read again after a crash may be written twice.",
+                        %error,
+                        dir = %self.settings.state_dir.display()
+                    );
+                }
+            }
+        }
+        self.journal.as_mut()
     }
 
     /// Writes the batches whose timeout has passed.
     async fn flush_expired(&mut self, cx: &SinkContext) {
         let timeout = self.settings.timeout;
         let now = Instant::now();
-        let mut expired: Vec<String> = self
+        let mut expired: Vec<GroupKey> = self
             .open
             .iter()
             .filter(|(_, b)| b.opened + timeout <= now)
-            .map(|(p, _)| p.clone())
+            .map(|(k, _)| k.clone())
             .collect();
         expired.sort();
-        for prefix in expired {
-            if let Some(batch) = self.open.remove(&prefix) {
-                self.write_batch(&prefix, batch, cx).await;
+        for key in expired {
+            let Some(batch) = self.open.remove(&key) else {
+                continue;
+            };
+            if batch.offsets.as_ref().is_some_and(|o| o.replay.is_some()) {
+                // A replayed cut waits for its last record; one that never
+                // comes (the partition moved to another consumer) is given
+                // up, not written short, which would lose records from the
+                // object of that name.
+                if batch.opened + timeout * REPLAY_PATIENCE > now {
+                    self.open.insert(key, batch);
+                } else {
+                    warn!(message = "Gave up waiting for the rest of a replayed object's records.", prefix = %key.prefix);
+                    self.buffered_bytes = self.buffered_bytes.saturating_sub(batch.contents.len());
+                    batch.finalizers.finish(BatchStatus::Errored);
+                }
+                continue;
             }
+            self.write_batch(&key, batch, cx).await;
         }
     }
 
     async fn flush_all(&mut self, cx: &SinkContext) {
         self.buffered_bytes = 0;
-        let mut all: Vec<(String, OpenBatch)> = self.open.drain().collect();
+        let mut all: Vec<(GroupKey, OpenBatch)> = self.open.drain().collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
-        for (prefix, batch) in all {
-            self.write_batch(&prefix, batch, cx).await;
+        for (key, batch) in all {
+            if batch.offsets.as_ref().is_some_and(|o| o.replay.is_some()) {
+                // Incomplete replayed cut: read again next time.
+                batch.finalizers.finish(BatchStatus::Errored);
+                continue;
+            }
+            self.write_batch(&key, batch, cx).await;
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
         self.open
             .values()
-            .map(|b| b.opened + self.settings.timeout)
+            .map(|b| {
+                let patience = match &b.offsets {
+                    Some(OffsetSpan {
+                        replay: Some(_), ..
+                    }) => REPLAY_PATIENCE,
+                    _ => 1,
+                };
+                b.opened + self.settings.timeout * patience
+            })
             .min()
     }
 
     /// Compresses and writes one batch, then resolves its finalizers.
     /// `batch` must already be out of `open`.
-    async fn write_batch(&mut self, prefix: &str, batch: OpenBatch, cx: &SinkContext) {
+    async fn write_batch(&mut self, key: &GroupKey, batch: OpenBatch, cx: &SinkContext) {
         let started = std::time::Instant::now();
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(batch.buf.len());
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(batch.contents.len());
         let OpenBatch {
-            buf,
+            contents,
+            offsets,
             events,
             first_event_millis,
             finalizers,
             ..
         } = batch;
-        let data = match compress(buf, self.settings.compression) {
+        let encoded = match contents.finish() {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                cx.metrics.add_error();
+                error!(message = "Failed to encode object.", %error);
+                finalizers.finish(BatchStatus::Errored);
+                return;
+            }
+        };
+        let data = match compress(encoded, self.settings.compression) {
             Ok(data) => data,
             Err(error) => {
                 // Compressing into memory does not fail short of running
@@ -230,16 +450,45 @@ impl S3Sink {
                 return;
             }
         };
-        let key = object_key(
-            prefix,
-            first_event_millis,
-            self.rng.random(),
-            &self.settings.extension,
-        );
+        let cut = offsets.map(|o| Cut {
+            first: o.first,
+            last: o.last,
+            events,
+            done: false,
+        });
+        let (object, group) = match (cut, key.cut_group()) {
+            (Some(cut), Some(group)) => {
+                let object = offset_object_key(&group, &cut, &self.settings.extension);
+                if let Some(journal) = self.journal()
+                    && let Err(error) = journal.record_intent(&group, cut)
+                {
+                    cx.metrics.add_error();
+                    error!(message = "Cannot record a cut; the records will be read again.", %error);
+                    finalizers.finish(BatchStatus::Errored);
+                    return;
+                }
+                (object, Some((group, cut)))
+            }
+            _ => (
+                object_key(
+                    &key.prefix,
+                    first_event_millis,
+                    self.rng.random(),
+                    &self.settings.extension,
+                ),
+                None,
+            ),
+        };
         let size = data.len();
-        if self.write_with_retry(cx, &key, data).await {
+        if self.write_with_retry(cx, &object, data).await {
             cx.metrics.write_latency.observe(started.elapsed());
             cx.metrics.add_sent(events, size);
+            if let Some((group, cut)) = group
+                && let Some(journal) = self.journal()
+                && let Err(error) = journal.record_done(&group, cut)
+            {
+                warn!(message = "Cannot record a written cut.", %error);
+            }
             finalizers.finish(BatchStatus::Delivered);
         } else {
             finalizers.finish(BatchStatus::Errored);
@@ -279,6 +528,7 @@ impl S3Sink {
             let error = match result {
                 Ok(()) => {
                     if self.last_failure.take().is_some() {
+                        cx.metrics.set_problem(None);
                         info!(message = "Writing objects works again.", %key);
                     }
                     return true;
@@ -286,6 +536,8 @@ impl S3Sink {
                 Err(error) => error,
             };
             cx.metrics.add_error();
+            cx.metrics
+                .set_problem(Some(format!("writing objects fails: {error}")));
             let failure = store::classify(&error);
             if self.last_failure != Some(failure) {
                 self.last_failure = Some(failure);
@@ -347,8 +599,22 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// The key of an object of Kafka records:
+/// `{prefix}{topic}-{partition}-{first offset}-{last offset}.{ext}`, offsets
+/// zero-padded to 20 digits so that names sort by offset.
+pub(crate) fn offset_object_key(group: &CutGroup, cut: &Cut, extension: &str) -> ObjectPath {
+    let mut key = format!(
+        "{}{}-{}-{:020}-{:020}",
+        group.prefix, group.topic, group.partition, cut.first, cut.last
+    );
+    if !extension.is_empty() {
+        key.push('.');
+        key.push_str(extension);
+    }
+    ObjectPath::from(key)
+}
+
 /// The object's key: `{prefix}{unix-millis-of-first-event}-{16 hex}.{ext}`.
-/// The one place that names objects.
 pub(crate) fn object_key(
     prefix: &str,
     first_event_millis: i64,

@@ -1,7 +1,9 @@
 //! The object store behind the `aws_s3` sink: creating it (S3 through
 //! `object_store`'s HTTP client, or a local folder), writing one object
 //! (single put or multipart), and sorting write errors into those worth a
-//! quick retry and those the operator has to fix.
+//! quick retry and those the operator has to fix. Where the client's
+//! settings come from (options, environment, AWS profile) is decided in
+//! `s3_builder`; reading the AWS config files is `profile.rs`'s job.
 //!
 //! Nothing here batches or acknowledges; `sink.rs` does.
 
@@ -17,6 +19,8 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
 use tracing::warn;
+
+use super::profile;
 
 /// Where objects go.
 #[derive(Debug, Clone)]
@@ -34,8 +38,9 @@ pub(crate) enum StoreTarget {
 const PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// Creates the store. For S3, `env` supplies the `AWS_*` variables
-/// (credentials, region, endpoint); creating the client does no I/O. For a
-/// local folder, creates the folder.
+/// (credentials, region, endpoint) and the locations of the AWS shared
+/// config files, which are read here; creating the client does no network
+/// I/O. For a local folder, creates the folder.
 pub(crate) fn open(
     target: &StoreTarget,
     env: Vec<(String, String)>,
@@ -55,52 +60,87 @@ pub(crate) fn open(
             region,
             endpoint,
         } => {
-            // A few quick retries inside the client; the sink's own loop
-            // retries for as long as it takes, watching for shutdown.
-            let retry = RetryConfig {
-                backoff: BackoffConfig {
-                    init_backoff: Duration::from_millis(100),
-                    max_backoff: Duration::from_secs(5),
-                    base: 2.0,
-                },
-                max_retries: 3,
-                retry_timeout: Duration::from_secs(60),
-            };
-            let client = ClientOptions::new()
-                .with_connect_timeout(Duration::from_secs(10))
-                .with_timeout(Duration::from_secs(120));
-            // Client options first: setting them later would replace what
-            // the environment and `with_allow_http` put there.
-            let mut builder = AmazonS3Builder::new()
-                .with_client_options(client)
-                .with_retry(retry);
-            let mut env_endpoint = None;
-            for (key, value) in env {
-                if !key.starts_with("AWS_") {
-                    continue;
-                }
-                if key == "AWS_ENDPOINT_URL" || key == "AWS_ENDPOINT" {
-                    env_endpoint = Some(value.clone());
-                }
-                if let Ok(config_key) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                    builder = builder.with_config(config_key, value);
-                }
-            }
-            builder = builder.with_bucket_name(bucket);
-            if let Some(region) = region {
-                builder = builder.with_region(region);
-            }
-            if let Some(endpoint) = endpoint.clone().or(env_endpoint) {
-                builder = builder
-                    .with_allow_http(endpoint.starts_with("http://"))
-                    .with_virtual_hosted_style_request(false)
-                    .with_endpoint(endpoint);
-            }
-            let store = builder.build()?;
+            let store =
+                s3_builder(bucket, region.as_deref(), endpoint.as_deref(), &env)?.build()?;
             Ok(Arc::new(store))
         }
     }
 }
+
+/// The S3 client's settings, highest precedence first: the sink's
+/// `region` / `endpoint`, `AWS_*` variables in `env`, then the AWS shared
+/// files (`profile.rs`). Separate from `open` so tests can inspect it.
+pub(crate) fn s3_builder(
+    bucket: &str,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    env: &[(String, String)],
+) -> Result<AmazonS3Builder, object_store::Error> {
+    let files = profile::resolve(env).map_err(|error| object_store::Error::Generic {
+        store: PROFILE_STORE,
+        source: Box::new(error),
+    })?;
+    // A few quick retries inside the client; the sink's own loop
+    // retries for as long as it takes, watching for shutdown.
+    let retry = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            base: 2.0,
+        },
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(60),
+    };
+    let client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(10))
+        .with_timeout(Duration::from_secs(120));
+    // Client options first: setting them later would replace what
+    // the environment and `with_allow_http` put there.
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(client)
+        .with_retry(retry);
+    let mut env_endpoint = None;
+    for (key, value) in env {
+        if !key.starts_with("AWS_") {
+            continue;
+        }
+        // The files' keys come as a unit; a token from the environment
+        // must not be sent with them.
+        if files.credentials.is_some() && profile::CREDENTIAL_VARS.contains(&key.as_str()) {
+            continue;
+        }
+        if key == "AWS_ENDPOINT_URL" || key == "AWS_ENDPOINT" {
+            env_endpoint = Some(value.as_str());
+        }
+        if let Ok(config_key) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            builder = builder.with_config(config_key, value);
+        }
+    }
+    // `resolve` left out whatever the environment sets.
+    if let Some(credentials) = files.credentials {
+        builder = builder
+            .with_access_key_id(credentials.access_key_id)
+            .with_secret_access_key(credentials.secret_access_key);
+        if let Some(token) = credentials.session_token {
+            builder = builder.with_token(token);
+        }
+    }
+    builder = builder.with_bucket_name(bucket);
+    if let Some(region) = region.or(files.region.as_deref()) {
+        builder = builder.with_region(region);
+    }
+    if let Some(endpoint) = endpoint.or(env_endpoint).or(files.endpoint_url.as_deref()) {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .with_endpoint(endpoint);
+    }
+    Ok(builder)
+}
+
+/// The `store` of errors from the AWS config files, so that `classify`
+/// can tell them apart from the client's.
+const PROFILE_STORE: &str = "S3 profile";
 
 /// Writes one object: multipart when larger than `multipart_threshold`.
 pub(crate) async fn write_object(
@@ -154,6 +194,8 @@ pub(crate) enum ConfigCause {
     Credentials,
     /// Another 4xx (bad region, invalid request, ...).
     Rejected,
+    /// `AWS_PROFILE` names a profile the AWS config files do not have.
+    Profile,
 }
 
 impl ConfigCause {
@@ -164,10 +206,13 @@ impl ConfigCause {
                 "the bucket does not exist: check the `bucket` option (and `region` / `endpoint`)"
             }
             ConfigCause::Credentials => {
-                "access denied: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN and the bucket policy"
+                "access denied: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (or the AWS_PROFILE keys) and the bucket policy"
             }
             ConfigCause::Rejected => {
                 "the request was rejected: check the `bucket`, `region` and `endpoint` options"
+            }
+            ConfigCause::Profile => {
+                "check AWS_PROFILE, or add the profile to ~/.aws/credentials or ~/.aws/config"
             }
         }
     }
@@ -182,6 +227,9 @@ pub(crate) fn classify(error: &object_store::Error) -> Failure {
             Failure::Config(ConfigCause::Credentials)
         }
         E::Generic { store, .. } if *store == "LocalFileSystem" => Failure::Transient,
+        E::Generic { store, .. } if *store == PROFILE_STORE => {
+            Failure::Config(ConfigCause::Profile)
+        }
         E::Generic { .. } => {
             // The client's error type is private; its message carries the
             // HTTP status ("... non-2xx status code: 400 Bad Request ...").

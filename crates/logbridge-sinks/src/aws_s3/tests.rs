@@ -343,7 +343,7 @@ fn build_validates_options_without_io() {
         serde_json::json!({"endpoint": "http://127.0.0.1:9000"}),
     ));
     assert!(ok.build(&cx).is_ok());
-    let settings = ok.settings().unwrap();
+    let settings = ok.settings(std::env::temp_dir()).unwrap();
     assert_eq!(settings.extension, "json.gz");
     assert_eq!(settings.max_bytes, 10 * 1024 * 1024);
     assert_eq!(settings.max_events, 100_000);
@@ -451,7 +451,7 @@ async fn moto_s3_single_and_multipart_objects() {
         "compression": "none",
         "batch": {"max_bytes": 64 * 1024 * 1024},
     }));
-    let mut settings = cfg.settings().unwrap();
+    let mut settings = cfg.settings(std::env::temp_dir()).unwrap();
     settings.env = Some(env.clone());
     let h = Harness::start(Box::new(S3Sink::new(settings)));
     // "big": about 12 MiB uncompressed, over the 8 MiB multipart threshold.
@@ -472,7 +472,11 @@ async fn moto_s3_single_and_multipart_objects() {
         });
     assert_eq!(statuses, vec![BatchStatus::Delivered; 13]);
 
-    let store = store::open(&cfg.settings().unwrap().target, env.clone()).unwrap();
+    let store = store::open(
+        &cfg.settings(std::env::temp_dir()).unwrap().target,
+        env.clone(),
+    )
+    .unwrap();
     for (prefix, expect_lines, expect_first) in
         [("big", 12 * 1024, line.as_str()), ("small", 2, "small-1")]
     {
@@ -511,7 +515,7 @@ async fn moto_s3_single_and_multipart_objects() {
         "endpoint": format!("http://127.0.0.1:{}", moto.port),
         "encoding": {"codec": "text"},
     }));
-    let mut settings = cfg.settings().unwrap();
+    let mut settings = cfg.settings(std::env::temp_dir()).unwrap();
     settings.env = Some(env);
     let mut h = Harness::start(Box::new(S3Sink::new(settings)));
     h.send(vec![log("kept", "s")]).await;
@@ -549,7 +553,7 @@ async fn open_batches_are_bounded_in_bytes() {
         "encoding": {"codec": "text"},
         "compression": "none",
     }));
-    let mut settings = cfg.settings().unwrap();
+    let mut settings = cfg.settings(std::env::temp_dir()).unwrap();
     settings.max_buffered_bytes = 30;
     let h = Harness::start(Box::new(S3Sink::new(settings)));
     // 10 bytes per line: 40 bytes held in two prefixes is over the limit.
@@ -590,4 +594,259 @@ async fn aborted_sink_reports_errored_not_delivered() {
     h.task.abort();
     assert_eq!(h.statuses.recv().await, Some(BatchStatus::Errored));
     assert!(read_objects(dir.path()).is_empty());
+}
+
+/// `AWS_*` variables plus a HOME whose `.aws/` holds the given files.
+fn env_with_aws_files(
+    home: &FsPath,
+    credentials: &str,
+    config: &str,
+    vars: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(home.join(".aws/credentials"), credentials).unwrap();
+    std::fs::write(home.join(".aws/config"), config).unwrap();
+    let mut env = vec![("HOME".to_owned(), home.display().to_string())];
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+#[test]
+fn aws_profile_settings_rank_below_options_and_environment() {
+    use object_store::aws::AmazonS3ConfigKey as Key;
+    let home = tempfile::tempdir().unwrap();
+    let credentials = "[prod]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\naws_session_token = file-token\n";
+    let config = "[profile prod]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:9000\n";
+    let get = |builder: &object_store::aws::AmazonS3Builder, key| builder.get_config_value(&key);
+
+    // Files only.
+    let env = env_with_aws_files(home.path(), credentials, config, &[("AWS_PROFILE", "prod")]);
+    let b = store::s3_builder("logs", None, None, &env).unwrap();
+    assert_eq!(get(&b, Key::AccessKeyId).as_deref(), Some("AKIDFILE"));
+    assert_eq!(
+        get(&b, Key::SecretAccessKey).as_deref(),
+        Some("file-secret")
+    );
+    assert_eq!(get(&b, Key::Token).as_deref(), Some("file-token"));
+    assert_eq!(get(&b, Key::Region).as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        get(&b, Key::Endpoint).as_deref(),
+        Some("http://127.0.0.1:9000")
+    );
+
+    // The environment beats the files; credentials as a whole (no file
+    // token with the environment's keys).
+    let env = env_with_aws_files(
+        home.path(),
+        credentials,
+        config,
+        &[
+            ("AWS_PROFILE", "prod"),
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_ENDPOINT_URL", "http://localhost:4566"),
+        ],
+    );
+    let b = store::s3_builder("logs", None, None, &env).unwrap();
+    assert_eq!(get(&b, Key::AccessKeyId).as_deref(), Some("AKIDENV"));
+    assert_eq!(get(&b, Key::SecretAccessKey).as_deref(), Some("env-secret"));
+    assert_eq!(get(&b, Key::Token), None);
+    assert_eq!(get(&b, Key::Region).as_deref(), Some("us-east-2"));
+    assert_eq!(
+        get(&b, Key::Endpoint).as_deref(),
+        Some("http://localhost:4566")
+    );
+
+    // The sink's options beat both.
+    let b = store::s3_builder("logs", Some("ap-east-1"), Some("https://s3.example"), &env).unwrap();
+    assert_eq!(get(&b, Key::Region).as_deref(), Some("ap-east-1"));
+    assert_eq!(
+        get(&b, Key::Endpoint).as_deref(),
+        Some("https://s3.example")
+    );
+
+    // A token alone in the environment is not sent with the file's keys.
+    let env = env_with_aws_files(
+        home.path(),
+        credentials
+            .replace("aws_session_token = file-token\n", "")
+            .as_str(),
+        config,
+        &[("AWS_PROFILE", "prod"), ("AWS_SESSION_TOKEN", "stray")],
+    );
+    let b = store::s3_builder("logs", None, None, &env).unwrap();
+    assert_eq!(get(&b, Key::AccessKeyId).as_deref(), Some("AKIDFILE"));
+    assert_eq!(get(&b, Key::Token), None);
+}
+
+#[test]
+fn unknown_aws_profile_is_a_configuration_error() {
+    let home = tempfile::tempdir().unwrap();
+    let env = env_with_aws_files(
+        home.path(),
+        "[a]\n",
+        "[profile b]\n",
+        &[("AWS_PROFILE", "c")],
+    );
+    let target = store::StoreTarget::S3 {
+        bucket: "logs".into(),
+        region: None,
+        endpoint: None,
+    };
+    let Err(error) = store::open(&target, env) else {
+        panic!("a missing profile must not open a store");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("AWS profile `c` (from AWS_PROFILE) not found"),
+        "{message}"
+    );
+    assert!(message.contains(".aws/credentials"), "{message}");
+    assert!(message.contains(".aws/config"), "{message}");
+    assert_eq!(
+        store::classify(&error),
+        store::Failure::Config(store::ConfigCause::Profile)
+    );
+}
+
+/// A log read from partition 0 of topic `logs` at `offset`.
+fn kafka_log(offset: i64) -> Event {
+    let mut l = LogRecord::from_line(Bytes::from(format!("r{offset}")), T0);
+    l.time_unix_nano = T0;
+    let mut kafka = logbridge_event::ObjectMap::new();
+    kafka.insert("topic".into(), Value::from("logs"));
+    kafka.insert("partition".into(), Value::Integer(0));
+    kafka.insert("offset".into(), Value::Integer(offset));
+    l.metadata.insert("kafka".into(), Value::Object(kafka));
+    Event::Log(l)
+}
+
+fn kafka_config(bucket: &FsPath, max_events: usize) -> S3SinkConfig {
+    config(serde_json::json!({
+        "bucket": format!("file://{}", bucket.display()),
+        "key_prefix": "p/",
+        "encoding": {"codec": "text"},
+        "compression": "none",
+        "batch": {"max_events": max_events},
+    }))
+}
+
+fn start_in(cfg: &S3SinkConfig, data_dir: &FsPath) -> Harness {
+    let cx = BuildContext::detached("out", ComponentKind::Sink, data_dir.to_path_buf());
+    Harness::start(cfg.build(&cx).unwrap())
+}
+
+#[tokio::test]
+async fn kafka_records_are_cut_at_recorded_offsets_after_a_crash() {
+    let bucket = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    // First run: objects 0-3 and 4-7 are written, then the process dies
+    // with 8-9 still open.
+    let h = start_in(&kafka_config(bucket.path(), 4), state.path());
+    h.send((0..10).map(kafka_log).collect()).await;
+    for _ in 0..100 {
+        if read_objects(bucket.path()).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.task.abort();
+    let names: Vec<String> = read_objects(bucket.path())
+        .into_iter()
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "p/logs-0-00000000000000000000-00000000000000000003.log",
+            "p/logs-0-00000000000000000004-00000000000000000007.log"
+        ]
+    );
+    // Second run, other limits, resuming from offset 2 (the source had
+    // committed up to 1): 2-3 are known written and skipped, 4-7 is cut
+    // where it was before, 8-9 is new.
+    let h = start_in(&kafka_config(bucket.path(), 3), state.path());
+    h.send((2..5).map(kafka_log).collect()).await;
+    h.send((5..10).map(kafka_log).collect()).await;
+    assert!(
+        h.finish()
+            .await
+            .iter()
+            .all(|s| *s == BatchStatus::Delivered)
+    );
+    let objects = read_objects(bucket.path());
+    let names: Vec<&str> = objects.iter().map(|o| o.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "p/logs-0-00000000000000000000-00000000000000000003.log",
+            "p/logs-0-00000000000000000004-00000000000000000007.log",
+            "p/logs-0-00000000000000000008-00000000000000000009.log"
+        ]
+    );
+    let all: String = objects.iter().map(|o| o.1.as_str()).collect();
+    let expected: String = (0..10).map(|i| format!("r{i}\n")).collect();
+    assert_eq!(all, expected, "every record exactly once");
+}
+
+#[tokio::test]
+async fn records_of_one_offset_stay_in_one_object() {
+    let bucket = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let h = start_in(&kafka_config(bucket.path(), 2), state.path());
+    // Offset 1 holds three records (one OTLP payload, say).
+    h.send([0, 1, 1, 1, 2].into_iter().map(kafka_log).collect())
+        .await;
+    assert!(
+        h.finish()
+            .await
+            .iter()
+            .all(|s| *s == BatchStatus::Delivered)
+    );
+    let names: Vec<String> = read_objects(bucket.path())
+        .into_iter()
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "p/logs-0-00000000000000000000-00000000000000000001.log",
+            "p/logs-0-00000000000000000002-00000000000000000002.log"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn parquet_objects_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(serde_json::json!({
+        "bucket": format!("file://{}", dir.path().display()),
+        "key_prefix": "{{ service }}/",
+        "encoding": {"codec": "parquet"},
+    }));
+    let h = Harness::build(&cfg);
+    h.send(vec![log("a", "one"), log("b", "one")]).await;
+    assert_eq!(h.finish().await, vec![BatchStatus::Delivered]);
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("one")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    assert_eq!(files.len(), 1);
+    assert!(files[0].to_string_lossy().ends_with(".parquet"));
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1");
+    let reader = ::parquet::file::reader::SerializedFileReader::new(Bytes::from(bytes)).unwrap();
+    use ::parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 2);
+    let bad = config(serde_json::json!({
+        "bucket": "file:///tmp/x",
+        "encoding": {"codec": "parquet"},
+        "compression": "gzip",
+    }));
+    let cx = BuildContext::detached("out", ComponentKind::Sink, "/tmp".into());
+    assert_eq!(
+        bad.build(&cx).err().unwrap().option.as_deref(),
+        Some("compression")
+    );
 }

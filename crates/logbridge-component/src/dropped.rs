@@ -2,12 +2,13 @@
 //! with the reason, the message and the component, so that a dead-letter
 //! sink can tell why.
 
-use logbridge_component::{DROPPED_OUTPUT, OutputDef};
 use logbridge_event::{DataKind, Event, KeyString, ObjectMap, Value};
 
-/// The outputs of a log transform that can fail: logs on the default
+use crate::{DROPPED_OUTPUT, OutputDef};
+
+/// The outputs of a log component that can fail: logs on the default
 /// output, failures on `dropped`.
-pub(crate) fn log_outputs_with_dropped() -> Vec<OutputDef> {
+pub fn log_outputs_with_dropped() -> Vec<OutputDef> {
     vec![
         OutputDef::default_output(DataKind::LOG),
         OutputDef::named(DROPPED_OUTPUT, DataKind::LOG),
