@@ -3,6 +3,7 @@
 
 mod cli;
 mod reference;
+mod seed;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,13 +30,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run(args) => run(args),
-        Command::Validate(args) => validate(&args.config),
-        Command::ConfigReference => {
+        Some(Command::Run(args)) => run(*args),
+        None => run(cli.run),
+        Some(Command::Validate(args)) => validate(&args.config),
+        Some(Command::ConfigReference) => {
             print!("{}", reference::markdown());
             ExitCode::SUCCESS
         }
-        Command::Buffer(BufferCommand::Inspect { dir }) => inspect_buffer(&dir),
+        Some(Command::Buffer(BufferCommand::Inspect { dir })) => inspect_buffer(&dir),
     }
 }
 
@@ -96,7 +98,42 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let mut config: Config = match logbridge_config::load_files(&args.config) {
+    let flags_config = match seed::config_from_flags(&args.seed) {
+        Ok(text) => text,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if args.seed.print_config {
+        return match &flags_config {
+            Some(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "error: --print-config shows the config of pipeline flags such as --input-kafka; none were given"
+                );
+                ExitCode::from(EXIT_CONFIG)
+            }
+        };
+    }
+    let loaded = match (&flags_config, args.config.is_empty()) {
+        (Some(text), _) => logbridge_config::load_str(
+            std::path::Path::new("<command-line flags>"),
+            text,
+            &|name| std::env::var(name).ok(),
+        ),
+        (None, false) => logbridge_config::load_files(&args.config),
+        (None, true) => {
+            eprintln!(
+                "error: nothing to run: pass -c CONFIG, or pipeline flags such as --input-kafka and --output-s3 (see --help)"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut config: Config = match loaded {
         Ok(c) => c,
         Err(errors) => {
             report(&errors);

@@ -425,3 +425,111 @@ fn sigkill_with_a_disk_buffer_loses_nothing() {
     assert_eq!(report["records_pending"], 0, "{report}");
     assert_eq!(report["damaged_records"], 0, "{report}");
 }
+
+/// A disk buffer with a damaged segment: the damage is reported by
+/// `buffer inspect`, the process starts (no crash loop), quarantines the
+/// damaged part, delivers everything else, and new data flows.
+#[test]
+fn corrupt_disk_buffer_segment_is_quarantined_and_skipped() {
+    const LINES: usize = 20_000;
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    write_numbered(&env.path("in/a.log"), 0, LINES);
+    // The sink cannot write yet (`out` is a file), so the lines stay in
+    // the disk buffer.
+    std::fs::write(env.path("out"), "in the way").unwrap();
+    let config = file_pipeline_with(
+        &env,
+        "",
+        "app",
+        "buffer.type = \"disk\"\nbuffer.max_size = 268435456\n",
+    );
+    let port = support::free_port();
+    let mut child = env.spawn(&config, &["--admin-address", &format!("127.0.0.1:{port}")]);
+    let buffered = wait_for(Duration::from_secs(30), || {
+        support::http_get(port, "/debug/metrics").is_some_and(|(_, m)| {
+            m.lines().any(|l| {
+                l.starts_with("logbridge_component_sent_events_total{component_id=\"app\"")
+                    && l.ends_with(&format!(" {LINES}"))
+            })
+        })
+    });
+    assert!(buffered, "the source read every line");
+    // Past the buffer's group commit: everything sent is on disk.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let inspect = || {
+        let out = std::process::Command::new(support::bin())
+            .args(["buffer", "inspect"])
+            .arg(env.path("state/out/buffer"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let before = inspect();
+    assert!(before["records_pending"].as_u64().unwrap() > 0, "{before}");
+    assert_eq!(before["damaged_records"], 0, "{before}");
+
+    // Flip bytes in the middle of the first segment.
+    let mut segments: Vec<_> = std::fs::read_dir(env.path("state/out/buffer"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    let mut bytes = std::fs::read(&segments[0]).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 16] {
+        *b ^= 0xa5;
+    }
+    std::fs::write(&segments[0], bytes).unwrap();
+    let damaged = inspect();
+    assert!(
+        damaged["damaged_records"].as_u64().unwrap() >= 1,
+        "{damaged}"
+    );
+
+    std::fs::remove_file(env.path("out")).unwrap();
+    let mut child = env.spawn(&config, &["--admin-address", &format!("127.0.0.1:{port}")]);
+    write_numbered(&env.path("in/a.log"), LINES, LINES + 1_000);
+    let new_lines_arrived = wait_for(Duration::from_secs(60), || {
+        let lines = read_lines(&env.path("out"));
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("line {:08} ", LINES + 999)))
+    });
+    assert!(new_lines_arrived, "data after the damage flows");
+    let errors_counted = support::http_get(port, "/debug/metrics").is_some_and(|(_, m)| {
+        m.lines().any(|l| {
+            l.starts_with("logbridge_component_errors_total{component_id=\"out\"")
+                && !l.ends_with(" 0")
+        })
+    });
+    support::signal(&child, 15);
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(20))
+            .unwrap()
+            .success()
+    );
+    let (missing, dups) = tally(&read_lines(&env.path("out")), LINES + 1_000);
+    eprintln!(
+        "corrupt segment: missing={missing} duplicates={dups} of {}",
+        LINES + 1_000
+    );
+    assert!(
+        missing > 0 && missing < LINES,
+        "only the damaged part is lost: {missing}"
+    );
+    assert_eq!(dups, 0);
+    assert!(errors_counted, "the damage is counted as an error");
+    let after = inspect();
+    assert!(after["quarantined_files"].as_u64().unwrap() >= 1, "{after}");
+    assert_eq!(after["records_pending"], 0, "{after}");
+}

@@ -15,6 +15,7 @@
 //! next owner reads them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -108,6 +109,9 @@ struct Shared {
 
 struct SourceClient {
     shared: Mutex<Shared>,
+    /// Bumped on every assignment, so the reader notices without taking
+    /// the lock per record.
+    epoch: AtomicU64,
     reporter: Reporter,
     metrics: Arc<ComponentMetrics>,
     drain_timeout: Duration,
@@ -202,6 +206,7 @@ impl ConsumerContext for SourceClient {
                 for key in &assigned {
                     shared.offsets.assign(key.clone());
                 }
+                self.epoch.fetch_add(1, Ordering::AcqRel);
                 info!(message = "Partitions assigned.", partitions = %describe(&assigned));
             }
             Rebalance::Revoke(_) => {}
@@ -268,6 +273,13 @@ fn commit_now(consumer: &BaseConsumer<SourceClient>) {
     }
 }
 
+/// The buffers of one topic's partitions.
+struct TopicBuffers {
+    /// The topic name, shared by the `%kafka.topic` of every record.
+    name: Bytes,
+    partitions: HashMap<i32, PartitionBuffer>,
+}
+
 /// The records of one partition waiting to be sent as one batch.
 struct PartitionBuffer {
     events: Vec<Event>,
@@ -289,6 +301,7 @@ fn run_consumer(
             offsets: Offsets::default(),
             acks: ack_rx,
         }),
+        epoch: AtomicU64::new(0),
         reporter: Reporter::new(cx.metrics.clone(), settings.bootstrap.clone()),
         metrics: cx.metrics.clone(),
         drain_timeout: settings.drain_timeout,
@@ -304,38 +317,49 @@ fn run_consumer(
         .map_err(|e| ComponentError::Other(format!("cannot subscribe to {topics:?}: {e}")))?;
     info!(message = "Kafka consumer started.", topics = ?topics);
 
+    let SourceContext {
+        id,
+        out,
+        shutdown,
+        metrics,
+        ..
+    } = cx;
     let mut reader = Reader {
         decoder: PayloadDecoder::new(settings.codec),
         max_batch_events: settings.max_batch_events,
-        topic_names: HashMap::new(),
-        buffers: HashMap::new(),
+        topics: HashMap::new(),
+        seen_epoch: 0,
         ack_tx,
-        out: cx.out.clone(),
-        shutdown: cx.shutdown.clone(),
-        metrics: cx.metrics.clone(),
-        id: cx.id.clone(),
+        out,
+        shutdown,
+        metrics: metrics.clone(),
+        id,
         handle,
         decoded: Vec::new(),
     };
     let result = reader.poll_until_shutdown(&consumer);
+    // Closing the output lets the sinks flush what they hold, which is what
+    // acknowledges the batches still in flight.
+    drop(reader);
 
-    // Wait for what is in flight, store its offsets, commit, leave.
-    let deadline = Instant::now() + settings.drain_timeout;
+    // Store the offsets of what is acknowledged until nothing is in flight;
+    // the topology bounds this wait by its shutdown timeout.
+    let mut last_report = Instant::now();
     loop {
         let mut shared = consumer.context().lock();
-        apply_acks(&mut shared, &consumer, &cx.metrics);
+        apply_acks(&mut shared, &consumer, &metrics);
         let left = shared.offsets.total_in_flight();
         drop(shared);
         if left == 0 {
             break;
         }
-        if Instant::now() >= deadline {
-            warn!(
-                message =
-                    "Stopping with batches still in flight; their records will be read again.",
+        if last_report.elapsed() >= settings.drain_timeout {
+            last_report = Instant::now();
+            info!(
+                message = "Waiting for batches in flight before the last commit.",
                 batches = left
             );
-            break;
+            commit_now(&consumer);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -348,10 +372,11 @@ fn run_consumer(
 struct Reader {
     decoder: PayloadDecoder,
     max_batch_events: usize,
-    /// One shared `Bytes` per topic name, for the `%kafka.topic` of every
-    /// record.
-    topic_names: HashMap<String, Bytes>,
-    buffers: HashMap<PartitionKey, PartitionBuffer>,
+    /// Buffers by topic, then partition: looked up by the record's `&str`
+    /// topic without allocating.
+    topics: HashMap<String, TopicBuffers>,
+    /// The assignment epoch the buffers belong to.
+    seen_epoch: u64,
     ack_tx: mpsc::Sender<Ack>,
     out: SourceOutputs,
     shutdown: ShutdownSignal,
@@ -380,7 +405,7 @@ impl Reader {
                 let mut shared = consumer.context().lock();
                 apply_acks(&mut shared, consumer, &self.metrics);
             }
-            let oldest = self.buffers.values().map(|b| b.started).min();
+            let oldest = self.buffers().map(|(_, _, b)| b.started).min();
             let timeout = match oldest {
                 Some(t) => LINGER.saturating_sub(t.elapsed()),
                 None => IDLE_POLL,
@@ -391,11 +416,9 @@ impl Reader {
                         polls_with_records = true;
                         self.metrics.set_problem(None);
                     }
-                    if let Some(key) = self.add(consumer, &message)
-                        && self.buffers.get(&key).is_some_and(|b| {
-                            b.events.len() + b.dropped.len() >= self.max_batch_events
-                        })
-                        && self.flush(consumer, &key) == Flow::Stop
+                    if self.add(consumer, &message)
+                        && self.flush_if(consumer, |b, max| b.events.len() + b.dropped.len() >= max)
+                            == Flow::Stop
                     {
                         return Ok(());
                     }
@@ -406,66 +429,103 @@ impl Reader {
                 }
                 None => {}
             }
-            let due: Vec<PartitionKey> = self
-                .buffers
-                .iter()
-                .filter(|(_, b)| b.started.elapsed() >= LINGER)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for key in due {
-                if self.flush(consumer, &key) == Flow::Stop {
-                    return Ok(());
-                }
+            if self.flush_if(consumer, |b, _| b.started.elapsed() >= LINGER) == Flow::Stop {
+                return Ok(());
             }
         }
         Ok(())
     }
 
-    /// Decodes a record into its partition's buffer; the partition, or
-    /// `None` if it is not (or no longer) assigned here.
+    fn buffers(&self) -> impl Iterator<Item = (&str, i32, &PartitionBuffer)> {
+        self.topics.iter().flat_map(|(topic, t)| {
+            t.partitions
+                .iter()
+                .map(move |(p, b)| (topic.as_str(), *p, b))
+        })
+    }
+
+    /// Sends the buffers for which `due(buffer, max_batch_events)` holds.
+    fn flush_if(
+        &mut self,
+        consumer: &BaseConsumer<SourceClient>,
+        due: impl Fn(&PartitionBuffer, usize) -> bool,
+    ) -> Flow {
+        let keys: Vec<PartitionKey> = self
+            .buffers()
+            .filter(|(_, _, b)| due(b, self.max_batch_events))
+            .map(|(t, p, _)| (t.to_owned(), p))
+            .collect();
+        for key in keys {
+            if self.flush(consumer, &key) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// After a rebalance: forgets buffered records of partitions revoked
+    /// (or revoked and assigned again) since they were read; they were not
+    /// committed, so they are read again.
+    fn drop_stale_buffers(&mut self, consumer: &BaseConsumer<SourceClient>) {
+        let shared = consumer.context().lock();
+        for (topic, t) in &mut self.topics {
+            t.partitions.retain(|p, b| {
+                shared.offsets.generation(&(topic.clone(), *p)) == Some(b.generation)
+            });
+        }
+    }
+
+    /// Decodes a record into its partition's buffer; false if the
+    /// partition is not (or no longer) assigned here.
     fn add(
         &mut self,
         consumer: &BaseConsumer<SourceClient>,
         message: &rdkafka::message::BorrowedMessage<'_>,
-    ) -> Option<PartitionKey> {
-        let key = (message.topic().to_owned(), message.partition());
-        let generation = consumer.context().lock().offsets.generation(&key)?;
-        let topic = self
-            .topic_names
-            .entry(key.0.clone())
-            .or_insert_with(|| Bytes::copy_from_slice(key.0.as_bytes()))
-            .clone();
-        let buffer = self
-            .buffers
-            .entry(key.clone())
-            .or_insert_with(|| PartitionBuffer {
-                events: Vec::with_capacity(64),
-                dropped: Vec::new(),
-                bytes: 0,
-                last_offset: -1,
-                started: Instant::now(),
-                generation,
-            });
-        if buffer.generation != generation {
-            // Revoked and assigned again since these were read: the old
-            // records are read again from the committed offset.
-            *buffer = PartitionBuffer {
-                events: Vec::with_capacity(64),
-                dropped: Vec::new(),
-                bytes: 0,
-                last_offset: -1,
-                started: Instant::now(),
-                generation,
-            };
+    ) -> bool {
+        let epoch = consumer.context().epoch.load(Ordering::Acquire);
+        if epoch != self.seen_epoch {
+            self.drop_stale_buffers(consumer);
+            self.seen_epoch = epoch;
         }
+        let partition = message.partition();
+        if !self.topics.contains_key(message.topic()) {
+            self.topics.insert(
+                message.topic().to_owned(),
+                TopicBuffers {
+                    name: Bytes::copy_from_slice(message.topic().as_bytes()),
+                    partitions: HashMap::new(),
+                },
+            );
+        }
+        let Some(topic_buffers) = self.topics.get_mut(message.topic()) else {
+            return false;
+        };
+        let buffer = match topic_buffers.partitions.entry(partition) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let key = (message.topic().to_owned(), partition);
+                let Some(generation) = consumer.context().lock().offsets.generation(&key) else {
+                    return false;
+                };
+                e.insert(PartitionBuffer {
+                    events: Vec::with_capacity(64),
+                    dropped: Vec::new(),
+                    bytes: 0,
+                    last_offset: -1,
+                    started: Instant::now(),
+                    generation,
+                })
+            }
+        };
+        let topic = &topic_buffers.name;
         let payload = message.payload().unwrap_or_default();
         let headers = message
             .headers()
             .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
             .unwrap_or_default();
         let meta = RecordMeta {
-            topic: &topic,
-            partition: key.1,
+            topic,
+            partition,
             offset: message.offset(),
             key: message.key(),
             timestamp_millis: message.timestamp().to_millis(),
@@ -490,13 +550,17 @@ impl Reader {
                 buffer.dropped.push(event);
             }
         }
-        Some(key)
+        true
     }
 
     /// Sends a partition's buffer as one batch (plus its undecodable
     /// records to `dropped`), acknowledged together.
     fn flush(&mut self, consumer: &BaseConsumer<SourceClient>, key: &PartitionKey) -> Flow {
-        let Some(buffer) = self.buffers.remove(key) else {
+        let Some(buffer) = self
+            .topics
+            .get_mut(&key.0)
+            .and_then(|t| t.partitions.remove(&key.1))
+        else {
             return Flow::Continue;
         };
         let ticket = {

@@ -51,9 +51,10 @@ pub struct KafkaSourceConfig {
     /// How often acknowledged offsets are committed.
     #[serde(default = "default_commit_interval_ms")]
     pub commit_interval_ms: u64,
-    /// When partitions are taken away (a rebalance) or at shutdown, how long
-    /// to wait for their records in flight to be acknowledged before
-    /// giving them up (they are then read again by the next owner).
+    /// When partitions are taken away (a rebalance), how long to wait for
+    /// their records in flight to be acknowledged before giving them up
+    /// (the next owner then reads them again). At shutdown the source
+    /// waits for every acknowledgement, within `shutdown_timeout_secs`.
     #[serde(default = "default_drain_timeout_ms")]
     pub drain_timeout_ms: u64,
     /// The most records in one batch sent down the pipeline.

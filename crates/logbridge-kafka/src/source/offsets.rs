@@ -199,4 +199,31 @@ mod tests {
         assert_eq!(o.ack(&new, BatchStatus::Delivered), AckOutcome::Store(49));
         assert!(o.register(&key(7), 1).is_none());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the order of acknowledgements, the stored offset only
+        /// grows, never passes an unacknowledged batch, and ends at the last
+        /// batch once all are delivered.
+        #[test]
+        fn stored_offsets_follow_the_delivered_prefix(order in Just((0..20usize).collect::<Vec<_>>()).prop_shuffle()) {
+            let mut o = Offsets::default();
+            o.assign(key(0));
+            let tickets: Vec<BatchTicket> = (0..20).map(|i| o.register(&key(0), i * 10 + 9).unwrap()).collect();
+            let mut acked = [false; 20];
+            let mut stored = -1;
+            for i in order {
+                acked[i] = true;
+                if let AckOutcome::Store(last) = o.ack(&tickets[i], BatchStatus::Delivered) {
+                    prop_assert!(last > stored);
+                    let prefix = acked.iter().take_while(|a| **a).count() as i64;
+                    prop_assert_eq!(last, prefix * 10 - 1);
+                    stored = last;
+                }
+            }
+            prop_assert_eq!(stored, 199);
+            prop_assert_eq!(o.total_in_flight(), 0);
+        }
+    }
 }
