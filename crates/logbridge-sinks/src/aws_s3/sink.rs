@@ -45,6 +45,8 @@ const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The shortest wait after an error the operator has to fix.
 const RETRY_CONFIG_MIN: Duration = Duration::from_secs(10);
+/// A write taking longer than this makes the sink report a problem.
+const SLOW_WRITE: Duration = Duration::from_secs(10);
 /// How many batch timeouts a replayed cut waits for its last record.
 const REPLAY_PATIENCE: u32 = 10;
 
@@ -215,6 +217,8 @@ pub(crate) struct S3Sink {
     /// The failure last logged; cleared once a write succeeds, so each
     /// cause is logged once per outage.
     last_failure: Option<Failure>,
+    /// A write took longer than [`SLOW_WRITE`] (reported as a problem).
+    slow_write: bool,
 }
 
 impl S3Sink {
@@ -229,6 +233,7 @@ impl S3Sink {
             rng: SmallRng::from_os_rng(),
             input_seq: 0,
             last_failure: None,
+            slow_write: false,
         }
     }
 
@@ -515,19 +520,32 @@ impl S3Sink {
         loop {
             let result = match self.store() {
                 Ok(store) => {
-                    store::write_object(
+                    let write = store::write_object(
                         &*store,
                         key,
                         data.clone(),
                         self.settings.multipart_threshold,
-                    )
-                    .await
+                    );
+                    tokio::pin!(write);
+                    tokio::select! {
+                        result = &mut write => result,
+                        // A server that hangs fails a write only when the
+                        // client's retry timeout runs out; say so sooner.
+                        _ = tokio::time::sleep(SLOW_WRITE) => {
+                            self.slow_write = true;
+                            cx.metrics.set_problem(Some(format!(
+                                "an object write has not completed in {} s",
+                                SLOW_WRITE.as_secs()
+                            )));
+                            write.await
+                        }
+                    }
                 }
                 Err(error) => Err(error),
             };
             let error = match result {
                 Ok(()) => {
-                    if self.last_failure.take().is_some() {
+                    if self.last_failure.take().is_some() || std::mem::take(&mut self.slow_write) {
                         cx.metrics.set_problem(None);
                         info!(message = "Writing objects works again.", %key);
                     }
