@@ -80,7 +80,7 @@ def plain_consumer(brokers, n):
     return elapsed
 
 
-def bench_logbridge(work, brokers, n):
+def bench_logbridge(work, brokers, n, compression):
     port = free_port()
     cfg = os.path.join(work, "logbridge.toml")
     with open(cfg, "w") as f:
@@ -98,6 +98,7 @@ inputs = ["in"]
 bucket = "file://{work}/bucket"
 key_prefix = "app/date=%Y-%m-%d/"
 encoding.codec = "json"
+compression = "{compression}"
 batch = {{ max_bytes = 10485760, timeout_secs = 1 }}
 """)
     return run("logbridge", [BIN, "run", "-c", cfg, "--admin-address", f"127.0.0.1:{port}"],
@@ -136,6 +137,8 @@ encoding.codec = "json"
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"],
+                    help="of logbridge's objects (default gzip, the sink's default)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="logbridge-bench-kafka-")
     broker = None
@@ -151,9 +154,9 @@ def main():
         results = {}
         secs = plain_consumer(brokers, args.records)
         results["plain consumer (count only)"] = (args.records / secs, None)
-        secs, rss = bench_logbridge(work, brokers, args.records)
-        results["logbridge kafka->json.gz objects"] = (args.records / secs, rss)
-        objects = glob.glob(os.path.join(work, "bucket", "**", "*.gz"), recursive=True)
+        secs, rss = bench_logbridge(work, brokers, args.records, args.compression)
+        results[f"logbridge kafka->json objects ({args.compression})"] = (args.records / secs, rss)
+        objects = glob.glob(os.path.join(work, "bucket", "**", "*.json*"), recursive=True)
         vec = bench_vector(work, brokers, args.records)
         if vec:
             results["vector kafka->file"] = (args.records / vec[0], vec[1])
@@ -162,7 +165,7 @@ def main():
         base = results["plain consumer (count only)"][0]
         for name, (rate, rss) in results.items():
             mem = f"{rss / 1024:7.1f} MiB" if rss else "      n/a"
-            print(f"{name:36} {rate:12,.0f} records/s  peak RSS {mem}  {rate / base:5.2f}x plain consumer")
+            print(f"{name:42} {rate:12,.0f} records/s  peak RSS {mem}  {rate / base:5.2f}x plain consumer")
         print(f"logbridge wrote {len(objects)} objects")
     finally:
         if broker:

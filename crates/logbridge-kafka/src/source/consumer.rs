@@ -1,7 +1,7 @@
-//! The consumer: one thread per `kafka` source polls librdkafka, batches
-//! records per partition, sends the batches down the pipeline, and turns
-//! their acknowledgements into stored offsets that librdkafka commits on
-//! its timer.
+//! The consumer: one thread per `kafka` source polls librdkafka, copies
+//! records into raw batches per partition, hands them to the decode stage
+//! (`stage.rs`), and turns their acknowledgements into stored offsets that
+//! librdkafka commits on its timer.
 //!
 //! A thread, not a task: librdkafka's rebalance callbacks run inside
 //! `poll`, and on a revocation the callback waits (up to
@@ -21,20 +21,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use logbridge_component::dropped::mark_dropped;
 use logbridge_component::telemetry::{ComponentMetrics, GaugeDef};
-use logbridge_component::{
-    ComponentError, DROPPED_OUTPUT, ShutdownSignal, Source, SourceContext, SourceOutputs,
-};
-use logbridge_event::{BatchNotifier, BatchStatus, Event, EventBatch, Finalizers, LogRecord};
+use logbridge_component::{ComponentError, ShutdownSignal, Source, SourceContext};
+use logbridge_event::{BatchNotifier, BatchStatus, Finalizers};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, ClientContext, Statistics, TopicPartitionList};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
-use super::decode::{DecodingCodec, PayloadDecoder, RecordMeta};
+use super::decode::{DecodingCodec, PayloadDecoder, RawBatchBuilder};
 use super::offsets::{AckOutcome, BatchTicket, Offsets, PartitionKey};
+use super::stage::{DecodeStage, Job, Unsent};
 use crate::client::{Reporter, any_broker_up};
 
 static CONSUMER_LAG: GaugeDef = GaugeDef {
@@ -77,15 +75,32 @@ impl Source for KafkaSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
         let handle = Handle::current();
         let settings = self.settings;
+        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(parallelism * 2);
+        let stage = DecodeStage {
+            decoder: Arc::new(PayloadDecoder::new(settings.codec)),
+            out: cx.out,
+            shutdown: cx.shutdown.clone(),
+            metrics: cx.metrics.clone(),
+            id: Arc::from(cx.id.as_str()),
+            parallelism,
+        };
+        let thread_cx = ThreadContext {
+            shutdown: cx.shutdown,
+            metrics: cx.metrics,
+            jobs: jobs_tx,
+            handle,
+        };
         let thread = std::thread::Builder::new()
             .name(format!("kafka-{}", cx.id))
-            .spawn(move || run_consumer(settings, cx, handle))?;
-        // Wait without blocking a runtime worker.
+            .spawn(move || run_consumer(settings, thread_cx))?;
+        // Wait for the thread without blocking a runtime worker.
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let _ = tx.send(thread.join());
         });
-        match rx.await {
+        let ((), joined) = tokio::join!(stage.run(jobs_rx), rx);
+        match joined {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ComponentError::Other(
                 "the kafka consumer thread panicked".into(),
@@ -95,6 +110,14 @@ impl Source for KafkaSource {
             )),
         }
     }
+}
+
+/// What the consumer thread needs of the source's context.
+struct ThreadContext {
+    shutdown: ShutdownSignal,
+    metrics: Arc<ComponentMetrics>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
+    handle: Handle,
 }
 
 /// An acknowledgement on its way back to the consumer thread.
@@ -282,28 +305,22 @@ struct TopicBuffers {
 
 /// The records of one partition waiting to be sent as one batch.
 struct PartitionBuffer {
-    events: Vec<Event>,
-    dropped: Vec<Event>,
-    bytes: usize,
-    last_offset: i64,
+    records: RawBatchBuilder,
     started: Instant,
     generation: u64,
 }
 
-fn run_consumer(
-    settings: ConsumerSettings,
-    cx: SourceContext,
-    handle: Handle,
-) -> Result<(), ComponentError> {
+fn run_consumer(settings: ConsumerSettings, cx: ThreadContext) -> Result<(), ComponentError> {
     let (ack_tx, ack_rx) = mpsc::channel::<Ack>();
+    let metrics = cx.metrics.clone();
     let client = SourceClient {
         shared: Mutex::new(Shared {
             offsets: Offsets::default(),
             acks: ack_rx,
         }),
         epoch: AtomicU64::new(0),
-        reporter: Reporter::new(cx.metrics.clone(), settings.bootstrap.clone()),
-        metrics: cx.metrics.clone(),
+        reporter: Reporter::new(metrics.clone(), settings.bootstrap.clone()),
+        metrics: metrics.clone(),
         drain_timeout: settings.drain_timeout,
     };
     let consumer: BaseConsumer<SourceClient> =
@@ -317,28 +334,16 @@ fn run_consumer(
         .map_err(|e| ComponentError::Other(format!("cannot subscribe to {topics:?}: {e}")))?;
     info!(message = "Kafka consumer started.", topics = ?topics);
 
-    let SourceContext {
-        id,
-        out,
-        shutdown,
-        metrics,
-        ..
-    } = cx;
     let mut reader = Reader {
-        decoder: PayloadDecoder::new(settings.codec),
         max_batch_events: settings.max_batch_events,
         topics: HashMap::new(),
         seen_epoch: 0,
         ack_tx,
-        out,
-        shutdown,
-        metrics: metrics.clone(),
-        id,
-        handle,
-        decoded: Vec::new(),
+        cx,
     };
     let result = reader.poll_until_shutdown(&consumer);
-    // Closing the output lets the sinks flush what they hold, which is what
+    // Closing the way to the decode stage (and so, once it is done, the
+    // output) lets the sinks flush what they hold, which is what
     // acknowledges the batches still in flight.
     drop(reader);
 
@@ -370,7 +375,6 @@ fn run_consumer(
 }
 
 struct Reader {
-    decoder: PayloadDecoder,
     max_batch_events: usize,
     /// Buffers by topic, then partition: looked up by the record's `&str`
     /// topic without allocating.
@@ -378,13 +382,7 @@ struct Reader {
     /// The assignment epoch the buffers belong to.
     seen_epoch: u64,
     ack_tx: mpsc::Sender<Ack>,
-    out: SourceOutputs,
-    shutdown: ShutdownSignal,
-    metrics: Arc<ComponentMetrics>,
-    id: String,
-    handle: Handle,
-    /// Scratch space for one payload's events.
-    decoded: Vec<LogRecord>,
+    cx: ThreadContext,
 }
 
 /// Whether to go on.
@@ -394,42 +392,59 @@ enum Flow {
     Stop,
 }
 
+/// A partition's batch is sent once its payloads reach this size.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// The most records taken from librdkafka's queue in one round, between
+/// acknowledgement and linger checks.
+const ROUND_RECORDS: usize = 4096;
+
 impl Reader {
     fn poll_until_shutdown(
         &mut self,
         consumer: &BaseConsumer<SourceClient>,
     ) -> Result<(), ComponentError> {
-        let mut polls_with_records = false;
-        while !self.shutdown.is_triggered() {
+        let mut saw_records = false;
+        while !self.cx.shutdown.is_triggered() {
             {
                 let mut shared = consumer.context().lock();
-                apply_acks(&mut shared, consumer, &self.metrics);
+                apply_acks(&mut shared, consumer, &self.cx.metrics);
             }
             let oldest = self.buffers().map(|(_, _, b)| b.started).min();
             let timeout = match oldest {
                 Some(t) => LINGER.saturating_sub(t.elapsed()),
                 None => IDLE_POLL,
             };
-            match consumer.poll(timeout) {
-                Some(Ok(message)) => {
-                    if !polls_with_records {
-                        polls_with_records = true;
-                        self.metrics.set_problem(None);
+            // One waiting poll, then whatever is already queued.
+            let mut next = consumer.poll(timeout);
+            let mut taken = 0;
+            while let Some(polled) = next {
+                match polled {
+                    Ok(message) => {
+                        taken += 1;
+                        if self.add(consumer, &message)
+                            && self
+                                .flush(consumer, &(message.topic().to_owned(), message.partition()))
+                                == Flow::Stop
+                        {
+                            return Ok(());
+                        }
                     }
-                    if self.add(consumer, &message)
-                        && self.flush_if(consumer, |b, max| b.events.len() + b.dropped.len() >= max)
-                            == Flow::Stop
-                    {
-                        return Ok(());
+                    Err(error) => {
+                        self.cx.metrics.add_error();
+                        warn!(message = "Kafka consumer error.", %error);
                     }
                 }
-                Some(Err(error)) => {
-                    self.metrics.add_error();
-                    warn!(message = "Kafka consumer error.", %error);
+                if taken >= ROUND_RECORDS {
+                    break;
                 }
-                None => {}
+                next = consumer.poll(Duration::ZERO);
             }
-            if self.flush_if(consumer, |b, _| b.started.elapsed() >= LINGER) == Flow::Stop {
+            if taken > 0 && !saw_records {
+                saw_records = true;
+                self.cx.metrics.set_problem(None);
+            }
+            if self.flush_due(consumer) == Flow::Stop {
                 return Ok(());
             }
         }
@@ -444,15 +459,11 @@ impl Reader {
         })
     }
 
-    /// Sends the buffers for which `due(buffer, max_batch_events)` holds.
-    fn flush_if(
-        &mut self,
-        consumer: &BaseConsumer<SourceClient>,
-        due: impl Fn(&PartitionBuffer, usize) -> bool,
-    ) -> Flow {
+    /// Sends the buffers that waited `LINGER`.
+    fn flush_due(&mut self, consumer: &BaseConsumer<SourceClient>) -> Flow {
         let keys: Vec<PartitionKey> = self
             .buffers()
-            .filter(|(_, _, b)| due(b, self.max_batch_events))
+            .filter(|(_, _, b)| b.started.elapsed() >= LINGER)
             .map(|(t, p, _)| (t.to_owned(), p))
             .collect();
         for key in keys {
@@ -475,8 +486,9 @@ impl Reader {
         }
     }
 
-    /// Decodes a record into its partition's buffer; false if the
-    /// partition is not (or no longer) assigned here.
+    /// Copies a record into its partition's buffer; true once the buffer
+    /// is full. Records of partitions not (or no longer) assigned here are
+    /// skipped.
     fn add(
         &mut self,
         consumer: &BaseConsumer<SourceClient>,
@@ -508,59 +520,39 @@ impl Reader {
                     return false;
                 };
                 e.insert(PartitionBuffer {
-                    events: Vec::with_capacity(64),
-                    dropped: Vec::new(),
-                    bytes: 0,
-                    last_offset: -1,
+                    records: RawBatchBuilder::new(),
                     started: Instant::now(),
                     generation,
                 })
             }
         };
-        let topic = &topic_buffers.name;
-        let payload = message.payload().unwrap_or_default();
         let headers = message
             .headers()
-            .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
+                    .collect()
+            })
             .unwrap_or_default();
-        let meta = RecordMeta {
-            topic,
-            partition,
-            offset: message.offset(),
-            key: message.key(),
-            timestamp_millis: message.timestamp().to_millis(),
+        buffer.records.push(
+            message.offset(),
+            message.payload().unwrap_or_default(),
+            message.key(),
+            message.timestamp().to_millis(),
             headers,
-        };
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        buffer.bytes += payload.len();
-        buffer.last_offset = message.offset();
-        self.decoded.clear();
-        match self.decoder.decode(payload, now, &mut self.decoded) {
-            Ok(()) => {
-                for mut log in self.decoded.drain(..) {
-                    meta.apply(&mut log);
-                    buffer.events.push(Event::Log(log));
-                }
-            }
-            Err(reason) => {
-                let mut log = LogRecord::from_line(Bytes::copy_from_slice(payload), now);
-                meta.apply(&mut log);
-                let mut event = Event::Log(log);
-                mark_dropped(&mut event, "decode_failed", &reason, &self.id);
-                buffer.dropped.push(event);
-            }
-        }
-        true
+        );
+        buffer.records.len() >= self.max_batch_events || buffer.records.bytes() >= MAX_BATCH_BYTES
     }
 
-    /// Sends a partition's buffer as one batch (plus its undecodable
-    /// records to `dropped`), acknowledged together.
+    /// Hands a partition's buffer to the decode stage as one batch.
     fn flush(&mut self, consumer: &BaseConsumer<SourceClient>, key: &PartitionKey) -> Flow {
-        let Some(buffer) = self
-            .topics
-            .get_mut(&key.0)
-            .and_then(|t| t.partitions.remove(&key.1))
-        else {
+        let Some((name, buffer)) = self.topics.get_mut(&key.0).and_then(|t| {
+            let buffer = t.partitions.remove(&key.1)?;
+            Some((t.name.clone(), buffer))
+        }) else {
+            return Flow::Continue;
+        };
+        let Some(last_offset) = buffer.records.last_offset() else {
             return Flow::Continue;
         };
         let ticket = {
@@ -568,7 +560,7 @@ impl Reader {
             if shared.offsets.generation(key) != Some(buffer.generation) {
                 return Flow::Continue; // revoked meanwhile
             }
-            shared.offsets.register(key, buffer.last_offset)
+            shared.offsets.register(key, last_offset)
         };
         let Some(ticket) = ticket else {
             return Flow::Continue;
@@ -577,54 +569,17 @@ impl Reader {
         let finalizers = Finalizers::new(BatchNotifier::new(move |status| {
             let _ = acks.send((ticket, status));
         }));
-        let PartitionBuffer {
-            events,
-            dropped,
-            bytes,
-            ..
-        } = buffer;
-        self.metrics
-            .add_received(events.len() + dropped.len(), bytes);
-        if !dropped.is_empty() {
-            self.metrics.add_discarded(dropped.len(), false);
-            self.metrics.add_error();
-            let batch = EventBatch::new(dropped).with_finalizers(finalizers.clone());
-            if self.send(batch, Some(DROPPED_OUTPUT)) == Flow::Stop {
-                return Flow::Stop;
-            }
-        }
-        if events.is_empty() {
-            return Flow::Continue;
-        }
-        self.send(
-            EventBatch::with_size(events, bytes).with_finalizers(finalizers),
-            None,
-        )
-    }
-
-    /// Sends a batch unless shutdown comes first; a batch abandoned at
-    /// shutdown is marked errored, so its offsets are not committed.
-    fn send(&self, batch: EventBatch, output: Option<&str>) -> Flow {
-        let finalizers = batch.finalizers.clone();
-        self.handle.block_on(async {
+        let job = Job {
+            batch: buffer.records.build(name, key.1),
+            finalizers: Unsent::new(finalizers),
+        };
+        let cx = &self.cx;
+        cx.handle.block_on(async {
             tokio::select! {
                 biased;
-                sent = async {
-                    match output {
-                        Some(name) => self.out.send_named(name, batch).await,
-                        None => self.out.send(batch).await,
-                    }
-                } => match sent {
-                    Ok(()) => Flow::Continue,
-                    Err(_) => {
-                        warn!(message = "Nothing consumes this source's output any more; stopping.");
-                        Flow::Stop
-                    }
-                },
-                _ = self.shutdown.wait() => {
-                    finalizers.update_status(BatchStatus::Errored);
-                    Flow::Stop
-                }
+                // A refused job drops its `Unsent`: reported errored.
+                sent = cx.jobs.send(job) => if sent.is_ok() { Flow::Continue } else { Flow::Stop },
+                _ = cx.shutdown.wait() => Flow::Stop,
             }
         })
     }

@@ -1,9 +1,17 @@
-//! Turning a Kafka record into log events: the payload by the configured
+//! Turning Kafka records into log events: the payload by the configured
 //! codec, and the record's topic, partition, offset, key, timestamp and
 //! headers as `%kafka.*` metadata.
+//!
+//! The consumer thread copies a partition's records out of librdkafka into
+//! one [`RawBatch`] (payloads and keys in one buffer, so decoded strings
+//! are slices of it, not copies); decoding happens elsewhere, in parallel.
 
-use bytes::Bytes;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
 use logbridge_codec::decode::{Parser, ParserConfig};
+use logbridge_component::dropped::mark_dropped;
+use logbridge_event::Event;
 use logbridge_event::{KeyString, LogRecord, ObjectMap, Value};
 use serde::Deserialize;
 
@@ -59,17 +67,17 @@ impl PayloadDecoder {
     /// Appends the events of one payload to `out`; the reason on failure.
     pub(crate) fn decode(
         &self,
-        payload: &[u8],
+        payload: &Bytes,
         now: i64,
         out: &mut Vec<LogRecord>,
     ) -> Result<(), String> {
         match self {
             PayloadDecoder::Text => {
-                out.push(LogRecord::from_line(Bytes::copy_from_slice(payload), now));
+                out.push(LogRecord::from_line(payload.clone(), now));
             }
             PayloadDecoder::Parsed(parser) => {
                 let fields = parser
-                    .parse_bytes(&Bytes::copy_from_slice(payload), now)
+                    .parse_bytes(payload, now)
                     .map_err(|e| e.to_string())?;
                 out.push(LogRecord::from_fields(fields, now));
             }
@@ -87,15 +95,146 @@ impl PayloadDecoder {
     }
 }
 
+/// One record of a [`RawBatch`]: where its bytes are in the batch's
+/// buffer, and its metadata.
+pub(crate) struct RawRecord {
+    pub offset: i64,
+    pub payload: Range<usize>,
+    pub key: Option<Range<usize>>,
+    pub timestamp_millis: Option<i64>,
+    /// Rare enough to own.
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// Records of one partition, copied out of librdkafka.
+pub(crate) struct RawBatch {
+    /// Shared by the `%kafka.topic` of every record.
+    pub topic: Bytes,
+    pub partition: i32,
+    pub data: Bytes,
+    pub records: Vec<RawRecord>,
+}
+
+/// Builds a [`RawBatch`].
+pub(crate) struct RawBatchBuilder {
+    data: BytesMut,
+    records: Vec<RawRecord>,
+}
+
+impl RawBatchBuilder {
+    pub(crate) fn new() -> RawBatchBuilder {
+        RawBatchBuilder {
+            data: BytesMut::new(),
+            records: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        offset: i64,
+        payload: &[u8],
+        key: Option<&[u8]>,
+        timestamp_millis: Option<i64>,
+        headers: Vec<(String, Option<Bytes>)>,
+    ) {
+        let mut copy = |bytes: &[u8]| {
+            let start = self.data.len();
+            self.data.extend_from_slice(bytes);
+            start..self.data.len()
+        };
+        let payload = copy(payload);
+        let key = key.map(copy);
+        self.records.push(RawRecord {
+            offset,
+            payload,
+            key,
+            timestamp_millis,
+            headers,
+        });
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    pub(crate) fn last_offset(&self) -> Option<i64> {
+        self.records.last().map(|r| r.offset)
+    }
+
+    pub(crate) fn build(self, topic: Bytes, partition: i32) -> RawBatch {
+        RawBatch {
+            topic,
+            partition,
+            data: self.data.freeze(),
+            records: self.records,
+        }
+    }
+}
+
+/// A batch's events: those decoded, and those that failed to (marked for
+/// the `dropped` output).
+pub(crate) struct Decoded {
+    pub events: Vec<Event>,
+    pub dropped: Vec<Event>,
+    pub bytes: usize,
+}
+
+/// Decodes every record of a batch.
+pub(crate) fn decode_batch(
+    decoder: &PayloadDecoder,
+    batch: &RawBatch,
+    now: i64,
+    component_id: &str,
+) -> Decoded {
+    let mut decoded = Decoded {
+        events: Vec::with_capacity(batch.records.len()),
+        dropped: Vec::new(),
+        bytes: batch.data.len(),
+    };
+    let mut logs = Vec::new();
+    for record in &batch.records {
+        let payload = batch.data.slice(record.payload.clone());
+        let meta = RecordMeta {
+            topic: &batch.topic,
+            partition: batch.partition,
+            offset: record.offset,
+            key: record.key.clone().map(|k| batch.data.slice(k)),
+            timestamp_millis: record.timestamp_millis,
+            headers: &record.headers,
+        };
+        logs.clear();
+        match decoder.decode(&payload, now, &mut logs) {
+            Ok(()) => {
+                for mut log in logs.drain(..) {
+                    meta.apply(&mut log);
+                    decoded.events.push(Event::Log(log));
+                }
+            }
+            Err(reason) => {
+                let mut log = LogRecord::from_line(payload, now);
+                meta.apply(&mut log);
+                let mut event = Event::Log(log);
+                mark_dropped(&mut event, "decode_failed", &reason, component_id);
+                decoded.dropped.push(event);
+            }
+        }
+    }
+    decoded
+}
+
 /// Where a record came from, as kept in `%kafka`.
 pub(crate) struct RecordMeta<'a> {
     /// Shared by every record of the topic.
     pub topic: &'a Bytes,
     pub partition: i32,
     pub offset: i64,
-    pub key: Option<&'a [u8]>,
+    pub key: Option<Bytes>,
     pub timestamp_millis: Option<i64>,
-    pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
+    pub headers: &'a [(String, Option<Bytes>)],
 }
 
 impl RecordMeta<'_> {
@@ -115,8 +254,7 @@ impl RecordMeta<'_> {
         kafka.insert(KeyString::const_new("offset"), Value::Integer(self.offset));
         kafka.insert(
             KeyString::const_new("key"),
-            self.key
-                .map_or(Value::Null, |k| Value::Bytes(Bytes::copy_from_slice(k))),
+            self.key.clone().map_or(Value::Null, Value::Bytes),
         );
         let timestamp = self
             .timestamp_millis
@@ -132,9 +270,8 @@ impl RecordMeta<'_> {
                 .headers
                 .iter()
                 .map(|(name, value)| {
-                    let value =
-                        value.map_or(Value::Null, |v| Value::Bytes(Bytes::copy_from_slice(v)));
-                    (KeyString::from(*name), value)
+                    let value = value.clone().map_or(Value::Null, Value::Bytes);
+                    (KeyString::from(name.as_str()), value)
                 })
                 .collect();
             kafka.insert(
@@ -153,21 +290,25 @@ mod tests {
 
     #[test]
     fn metadata_and_event_time_come_from_the_record() {
-        let topic = Bytes::from_static(b"logs");
-        let meta = RecordMeta {
-            topic: &topic,
-            partition: 2,
-            offset: 41,
-            key: Some(b"k1"),
-            timestamp_millis: Some(1_700_000_000_123),
-            headers: vec![("trace", Some(b"abc".as_slice())), ("empty", None)],
+        let mut builder = RawBatchBuilder::new();
+        builder.push(
+            41,
+            br#"{"message":"hi","level":"info"}"#,
+            Some(b"k1"),
+            Some(1_700_000_000_123),
+            vec![
+                ("trace".into(), Some(Bytes::from_static(b"abc"))),
+                ("empty".into(), None),
+            ],
+        );
+        builder.push(42, b"{not json", None, None, vec![]);
+        let batch = builder.build(Bytes::from_static(b"logs"), 2);
+        let decoder = PayloadDecoder::new(DecodingCodec::Json);
+        let mut decoded = decode_batch(&decoder, &batch, 5, "in");
+        assert_eq!(decoded.dropped.len(), 1);
+        let Some(Event::Log(log)) = decoded.events.pop() else {
+            panic!("one log")
         };
-        let mut out = Vec::new();
-        PayloadDecoder::new(DecodingCodec::Json)
-            .decode(br#"{"message":"hi","level":"info"}"#, 5, &mut out)
-            .unwrap();
-        let mut log = out.pop().unwrap();
-        meta.apply(&mut log);
         assert_eq!(log.body.as_str(), Some("hi"));
         assert_eq!(log.attributes["level"].as_str(), Some("info"));
         assert_eq!(log.time_unix_nano, 1_700_000_000_123_000_000);
@@ -194,13 +335,13 @@ mod tests {
         for codec in [DecodingCodec::Json, DecodingCodec::Otlp] {
             assert!(
                 PayloadDecoder::new(codec)
-                    .decode(b"\xff{not", 0, &mut out)
+                    .decode(&Bytes::from_static(b"\xff{not"), 0, &mut out)
                     .is_err()
             );
         }
         assert!(out.is_empty());
         PayloadDecoder::new(DecodingCodec::Text)
-            .decode(b"", 0, &mut out)
+            .decode(&Bytes::new(), 0, &mut out)
             .unwrap();
         assert_eq!(out.len(), 1);
     }

@@ -9,6 +9,7 @@
 mod consumer;
 mod decode;
 mod offsets;
+mod stage;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -47,8 +47,9 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 const RETRY_CONFIG_MIN: Duration = Duration::from_secs(10);
 /// A write taking longer than this makes the sink report a problem.
 const SLOW_WRITE: Duration = Duration::from_secs(10);
-/// How many batch timeouts a replayed cut waits for its last record.
-const REPLAY_PATIENCE: u32 = 10;
+/// How much longer than the batch timeout a replayed cut waits for its
+/// last record.
+const REPLAY_GRACE: Duration = Duration::from_secs(60);
 
 /// The validated options (see `S3SinkConfig`). Not `Debug`: `env` may
 /// hold credentials.
@@ -375,19 +376,23 @@ impl S3Sink {
             let Some(batch) = self.open.remove(&key) else {
                 continue;
             };
-            if batch.offsets.as_ref().is_some_and(|o| o.replay.is_some()) {
-                // A replayed cut waits for its last record; one that never
-                // comes (the partition moved to another consumer) is given
-                // up, not written short, which would lose records from the
-                // object of that name.
-                if batch.opened + timeout * REPLAY_PATIENCE > now {
-                    self.open.insert(key, batch);
-                } else {
-                    warn!(message = "Gave up waiting for the rest of a replayed object's records.", prefix = %key.prefix);
-                    self.buffered_bytes = self.buffered_bytes.saturating_sub(batch.contents.len());
-                    batch.finalizers.finish(BatchStatus::Errored);
-                }
+            if batch.offsets.as_ref().is_some_and(|o| o.replay.is_some())
+                && batch.opened + timeout + REPLAY_GRACE > now
+            {
+                // A replayed cut waits for its last record, which a
+                // restarted source reads again soon after the first.
+                self.open.insert(key, batch);
                 continue;
+            }
+            if batch.offsets.as_ref().is_some_and(|o| o.replay.is_some()) {
+                // The rest never came: the journal does not match the
+                // topic (recreated, or a reused data_dir) or the partition
+                // moved to another process. Write what is here, under its
+                // own name (its last offset differs), so nothing is lost.
+                warn!(
+                    message = "A replayed object's remaining records did not arrive; writing the records that did.",
+                    prefix = %key.prefix
+                );
             }
             self.write_batch(&key, batch, cx).await;
         }
@@ -411,13 +416,13 @@ impl S3Sink {
         self.open
             .values()
             .map(|b| {
-                let patience = match &b.offsets {
+                let grace = match &b.offsets {
                     Some(OffsetSpan {
                         replay: Some(_), ..
-                    }) => REPLAY_PATIENCE,
-                    _ => 1,
+                    }) => REPLAY_GRACE,
+                    _ => Duration::ZERO,
                 };
-                b.opened + self.settings.timeout * patience
+                b.opened + self.settings.timeout + grace
             })
             .min()
     }

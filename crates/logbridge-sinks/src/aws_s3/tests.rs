@@ -850,3 +850,36 @@ async fn parquet_objects_read_back() {
         Some("compression")
     );
 }
+
+/// A journal that does not match the records (the topic was recreated, or
+/// a data_dir reused): the replayed cut never completes, and its records
+/// are written under their own name instead of waiting forever.
+#[tokio::test(start_paused = true)]
+async fn a_stale_cut_journal_does_not_stall_a_partition() {
+    let bucket = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let cfg = config(serde_json::json!({
+        "bucket": format!("file://{}", bucket.path().display()),
+        "key_prefix": "p/",
+        "encoding": {"codec": "text"},
+        "compression": "none",
+        "batch": {"max_events": 100, "timeout_secs": 1},
+    }));
+    let h = start_in(&cfg, state.path());
+    h.send((0..100).map(kafka_log).collect()).await;
+    assert_eq!(h.finish().await, vec![BatchStatus::Delivered]);
+    // The topic now holds only 10 records.
+    let h = start_in(&cfg, state.path());
+    h.send((0..10).map(kafka_log).collect()).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let mut statuses = h.statuses;
+    assert_eq!(statuses.recv().await, Some(BatchStatus::Delivered));
+    let names: Vec<String> = read_objects(bucket.path())
+        .into_iter()
+        .map(|o| o.0)
+        .collect();
+    assert!(
+        names.contains(&"p/logs-0-00000000000000000000-00000000000000000009.log".to_owned()),
+        "{names:?}"
+    );
+}
