@@ -314,16 +314,30 @@ impl Shared {
 
     /// The callback of a batch handed out by the reader.
     fn acknowledge(&self, id: u64, status: BatchStatus) {
-        if status != BatchStatus::Delivered {
-            // The sink gave the batch up; the buffer cannot do better than
-            // it, so the record is released like a delivered one.
-            self.metrics.add_error();
-            if self.log_limit.allow() {
-                tracing::warn!(
-                    message = "Batch read from the disk buffer was not delivered.",
-                    record_id = id,
-                    status = ?status,
-                );
+        match status {
+            BatchStatus::Delivered => {}
+            BatchStatus::Errored => {
+                // The sink gave up for now (at shutdown): the record stays,
+                // and is read again at the next start, with what follows.
+                self.metrics.add_error();
+                if self.log_limit.allow() {
+                    tracing::warn!(
+                        message = "Batch read from the disk buffer was not delivered; it is kept for the next start.",
+                        record_id = id,
+                    );
+                }
+                return;
+            }
+            BatchStatus::Rejected => {
+                // Refused for good: the buffer cannot do better than the
+                // sink, so the record is released like a delivered one.
+                self.metrics.add_error();
+                if self.log_limit.allow() {
+                    tracing::warn!(
+                        message = "Batch read from the disk buffer was rejected by the sink; releasing it.",
+                        record_id = id,
+                    );
+                }
             }
         }
         let mut st = lock(&self.state);

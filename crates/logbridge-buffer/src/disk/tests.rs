@@ -175,6 +175,33 @@ async fn out_of_order_acks_advance_only_the_contiguous_prefix() {
 }
 
 #[tokio::test]
+async fn errored_batches_stay_for_the_next_start_and_rejected_ones_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let statuses = Statuses::default();
+    {
+        let (mut writer, mut reader) = open(dir.path().to_owned(), config(), metrics())
+            .await
+            .unwrap();
+        write_n(&mut writer, 0..4, &statuses).await;
+        let batches = read_n(&mut reader, 4).await;
+        let mut batches = batches.into_iter();
+        // 0 refused for good, 1 delivered, 2 given up at shutdown, 3
+        // delivered: only 2 (and what follows it) is kept.
+        let give = |b: Option<EventBatch>, s: BatchStatus| b.unwrap().finalizers.finish(s);
+        give(batches.next(), BatchStatus::Rejected);
+        give(batches.next(), BatchStatus::Delivered);
+        give(batches.next(), BatchStatus::Errored);
+        give(batches.next(), BatchStatus::Delivered);
+        writer.flush().await.unwrap();
+    }
+    let (_writer, mut reader) = open(dir.path().to_owned(), config(), metrics())
+        .await
+        .unwrap();
+    let again = read_n(&mut reader, 2).await;
+    assert_eq!(bodies(&again), expected(2..4));
+}
+
+#[tokio::test]
 async fn segments_roll_and_finished_ones_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let statuses = Statuses::default();

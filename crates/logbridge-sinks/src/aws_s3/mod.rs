@@ -6,9 +6,11 @@
 //! open batch that becomes one object when it reaches `batch.max_bytes`
 //! (encoded, before compression) or `batch.max_events`, when it is
 //! `batch.timeout_secs` old, or when the input ends. A batch's finalizers
-//! resolve `Delivered` only after its object is written; failed writes are
-//! retried until shutdown and then reported `Errored` so the source reads
-//! the data again. Acknowledged data is never dropped.
+//! resolve `Delivered` only after its object is written. Server errors,
+//! throttling and connection failures are retried with backoff until
+//! shutdown and then reported `Errored`, so the source reads the data
+//! again; a request the server refuses (another 4xx) is not retried and is
+//! reported `Rejected`. Acknowledged data is never dropped.
 //!
 //! This module owns the options and their validation; `build()` does no
 //! I/O (it runs for `logbridge validate`): the object store is created in

@@ -490,19 +490,22 @@ impl S3Sink {
             ),
         };
         let size = data.len();
-        if self.write_with_retry(cx, &object, data).await {
-            cx.metrics.write_latency.observe(started.elapsed());
-            cx.metrics.add_sent(events, size);
-            if let Some((group, cut)) = group
-                && let Some(journal) = self.journal()
-                && let Err(error) = journal.record_done(&group, cut)
-            {
-                warn!(message = "Cannot record a written cut.", %error);
+        let status = self.write_with_retry(cx, &object, data).await;
+        match status {
+            BatchStatus::Delivered => {
+                cx.metrics.write_latency.observe(started.elapsed());
+                cx.metrics.add_sent(events, size);
+                if let Some((group, cut)) = group
+                    && let Some(journal) = self.journal()
+                    && let Err(error) = journal.record_done(&group, cut)
+                {
+                    warn!(message = "Cannot record a written cut.", %error);
+                }
             }
-            finalizers.finish(BatchStatus::Delivered);
-        } else {
-            finalizers.finish(BatchStatus::Errored);
+            BatchStatus::Rejected => cx.metrics.add_discarded(events, false),
+            BatchStatus::Errored => {}
         }
+        finalizers.finish(status);
     }
 
     fn store(&mut self) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
@@ -518,9 +521,16 @@ impl S3Sink {
         Ok(store)
     }
 
-    /// Writes `data` at `key`, retrying with backoff until it succeeds;
-    /// false if the pipeline is shutting down and the write still fails.
-    async fn write_with_retry(&mut self, cx: &SinkContext, key: &ObjectPath, data: Bytes) -> bool {
+    /// Writes `data` at `key`, retrying server errors, throttling and
+    /// connection failures with backoff until it succeeds or the pipeline
+    /// shuts down (`Errored`: read again). A request the server refuses
+    /// (4xx other than throttling) is not retried: `Rejected`.
+    async fn write_with_retry(
+        &mut self,
+        cx: &SinkContext,
+        key: &ObjectPath,
+        data: Bytes,
+    ) -> BatchStatus {
         let mut delay = RETRY_MIN;
         loop {
             let result = match self.store() {
@@ -554,7 +564,7 @@ impl S3Sink {
                         cx.metrics.set_problem(None);
                         info!(message = "Writing objects works again.", %key);
                     }
-                    return true;
+                    return BatchStatus::Delivered;
                 }
                 Err(error) => error,
             };
@@ -562,6 +572,19 @@ impl S3Sink {
             cx.metrics
                 .set_problem(Some(format!("writing objects fails: {error}")));
             let failure = store::classify(&error);
+            if let Failure::Config(cause) = failure
+                && cause.is_refusal()
+            {
+                self.last_failure = Some(failure);
+                // Logged every time: each refusal is data not written.
+                error!(
+                    message = "The server refused an object; not retrying. Its events are reported rejected.",
+                    %error,
+                    hint = cause.hint(),
+                    %key,
+                );
+                return BatchStatus::Rejected;
+            }
             if self.last_failure != Some(failure) {
                 self.last_failure = Some(failure);
                 match failure {
@@ -570,7 +593,7 @@ impl S3Sink {
                     }
                     Failure::Config(cause) => {
                         error!(
-                            message = "Object write refused; retrying slowly until the configuration is fixed.",
+                            message = "Cannot write objects; retrying slowly until the configuration is fixed.",
                             %error,
                             hint = cause.hint(),
                             %key,
@@ -580,7 +603,7 @@ impl S3Sink {
             }
             if cx.shutdown.is_triggered() {
                 error!(message = "Giving up writing an object at shutdown; the data will be read again.", %error, %key);
-                return false;
+                return BatchStatus::Errored;
             }
             let wait = match failure {
                 Failure::Transient => delay,

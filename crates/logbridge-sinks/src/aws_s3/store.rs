@@ -196,6 +196,16 @@ pub(crate) enum ConfigCause {
     Rejected,
     /// `AWS_PROFILE` names a profile the AWS config files do not have.
     Profile,
+    /// The client cannot build the request (e.g. an endpoint it refuses).
+    Client,
+}
+
+impl ConfigCause {
+    /// Whether the server refused the request (a 4xx), as opposed to a
+    /// local setting that stops every request from being made.
+    pub(crate) fn is_refusal(self) -> bool {
+        !matches!(self, ConfigCause::Profile | ConfigCause::Client)
+    }
 }
 
 impl ConfigCause {
@@ -214,6 +224,7 @@ impl ConfigCause {
             ConfigCause::Profile => {
                 "check AWS_PROFILE, or add the profile to ~/.aws/credentials or ~/.aws/config"
             }
+            ConfigCause::Client => "check the `endpoint` option (a full http:// or https:// URL)",
         }
     }
 }
@@ -237,7 +248,7 @@ pub(crate) fn classify(error: &object_store::Error) -> Failure {
             if text.contains("builder error") {
                 // The request could not even be built (e.g. an `http://`
                 // endpoint the client refuses): no retry will fix it.
-                return Failure::Config(ConfigCause::Rejected);
+                return Failure::Config(ConfigCause::Client);
             }
             match status_in(&text) {
                 Some(429) | None => Failure::Transient,

@@ -508,32 +508,9 @@ async fn moto_s3_single_and_multipart_objects() {
         assert_eq!(text.lines().next(), Some(expect_first));
     }
 
-    // A missing bucket: counted as errors, retried, never acknowledged;
-    // at shutdown the batch is reported `Errored` so it is read again.
-    let cfg = config(serde_json::json!({
-        "bucket": "missing-bucket",
-        "endpoint": format!("http://127.0.0.1:{}", moto.port),
-        "encoding": {"codec": "text"},
-    }));
-    let mut settings = cfg.settings(std::env::temp_dir()).unwrap();
-    settings.env = Some(env);
-    let mut h = Harness::start(Box::new(S3Sink::new(settings)));
-    h.send(vec![log("kept", "s")]).await;
-    drop(h.tx.take());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while h.metrics.errors.load(Ordering::Relaxed) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no write error counted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        h.statuses.try_recv().is_err(),
-        "acknowledged a failed write"
-    );
-    h.shutdown.trigger();
-    assert_eq!(h.finish().await, vec![BatchStatus::Errored]);
+    // A refused write (no such bucket): see
+    // `moto_refusal_is_rejected_without_retry`.
+    drop(env);
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -882,4 +859,36 @@ async fn a_stale_cut_journal_does_not_stall_a_partition() {
         names.contains(&"p/logs-0-00000000000000000000-00000000000000000009.log".to_owned()),
         "{names:?}"
     );
+}
+
+/// A server refusal (here 404, no such bucket) is not retried: the batch is
+/// reported rejected at once and counted, and the sink goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_refusal_is_rejected_without_retry() {
+    let moto = Moto::start();
+    let env: Vec<(String, String)> = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "testtesttest"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let cfg = config(serde_json::json!({
+        "bucket": "no-such-bucket",
+        "endpoint": format!("http://127.0.0.1:{}", moto.port),
+        "encoding": {"codec": "text"},
+        "batch": {"max_events": 1},
+    }));
+    let mut settings = cfg.settings(std::env::temp_dir()).unwrap();
+    settings.env = Some(env);
+    let h = Harness::start(Box::new(S3Sink::new(settings)));
+    h.send(vec![log("a", "s")]).await;
+    let metrics = Arc::clone(&h.metrics);
+    let statuses = tokio::time::timeout(Duration::from_secs(30), h.finish())
+        .await
+        .expect("a refusal is not retried");
+    assert_eq!(statuses, vec![BatchStatus::Rejected]);
+    assert_eq!(metrics.discarded_unintentional.load(Ordering::Relaxed), 1);
+    assert!(metrics.problem().is_some());
 }
