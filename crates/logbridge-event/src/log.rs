@@ -67,7 +67,7 @@ pub(crate) fn make_mut<T: Clone + Default>(slot: &mut Option<Arc<T>>) -> &mut T 
 /// A record's topic, partition and offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KafkaPosition<'a> {
-    pub topic: &'a [u8],
+    pub topic: &'a Bytes,
     pub partition: i32,
     pub offset: i64,
 }
@@ -133,10 +133,11 @@ impl LogRecord {
     /// kafka source sets; sinks use it to name output after offsets.
     pub fn kafka_position(&self) -> Option<KafkaPosition<'_>> {
         let kafka = self.metadata.get("kafka")?.as_object()?;
-        let topic = kafka.get("topic")?.as_bytes()?;
-        let (Value::Integer(partition), Value::Integer(offset)) =
-            (kafka.get("partition")?, kafka.get("offset")?)
-        else {
+        let (Value::Bytes(topic), Value::Integer(partition), Value::Integer(offset)) = (
+            kafka.get("topic")?,
+            kafka.get("partition")?,
+            kafka.get("offset")?,
+        ) else {
             return None;
         };
         Some(KafkaPosition {

@@ -4,13 +4,22 @@
 //! `{{ .http.host }}`; a missing field renders as `-`, and `/` inside a
 //! value becomes `_` so a value cannot climb out of its folder).
 
-use chrono::format::{Item, StrftimeItems};
+use std::cell::RefCell;
+
+use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
 use logbridge_event::{Event, Path};
 
 #[derive(Debug, Clone)]
 enum Part {
-    /// Literal text possibly with strftime specifiers.
-    Time(String),
+    /// Literal text.
+    Text(String),
+    /// Text with strftime specifiers, parsed once.
+    Time {
+        items: Vec<Item<'static>>,
+        /// Whether it shows fractions of a second (else its rendering is
+        /// the same for a whole second, and cached).
+        subsecond: bool,
+    },
     Field(Path),
 }
 
@@ -20,6 +29,9 @@ pub struct Template {
     parts: Vec<Part>,
     has_time: bool,
     source: String,
+    /// The time parts last rendered, by second: events come in time order
+    /// mostly, so one entry saves formatting the date for nearly every one.
+    last_time: RefCell<Option<(i64, Vec<String>)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +59,12 @@ impl Template {
             rest = &rest[open + close + 2..];
         }
         push_time(&mut parts, rest)?;
-        let has_time = parts
-            .iter()
-            .any(|p| matches!(p, Part::Time(t) if t.contains('%')));
+        let has_time = parts.iter().any(|p| matches!(p, Part::Time { .. }));
         Ok(Template {
             parts,
             has_time,
             source: source.to_owned(),
+            last_time: RefCell::new(None),
         })
     }
 
@@ -70,15 +81,44 @@ impl Template {
     /// timestamp of its own.
     pub fn render(&self, event: &Event, fallback_nanos: i64) -> String {
         let mut out = String::new();
-        let mut time = None;
+        let time = self.has_time.then(|| event_time(event, fallback_nanos));
+        let mut cached = self.last_time.borrow_mut();
+        let second = time.map(|t| t.div_euclid(1_000_000_000));
+        let reuse = matches!((&*cached, second), (Some((s, _)), Some(now)) if *s == now);
+        if !reuse && let Some(second) = second {
+            *cached = Some((second, Vec::new()));
+        }
+        let mut time_part = 0;
         for part in &self.parts {
             match part {
-                Part::Time(text) if text.contains('%') => {
-                    let t = *time.get_or_insert_with(|| event_time(event, fallback_nanos));
-                    let dt = chrono::DateTime::from_timestamp_nanos(t);
-                    out.push_str(&dt.format(text).to_string());
+                Part::Text(text) => out.push_str(text),
+                Part::Time { items, subsecond } => {
+                    let t = time.unwrap_or_default();
+                    let render = || {
+                        chrono::DateTime::from_timestamp_nanos(t)
+                            .format_with_items(items.iter())
+                            .to_string()
+                    };
+                    match cached.as_mut() {
+                        Some((_, parts)) if !subsecond => {
+                            if reuse && let Some(text) = parts.get(time_part) {
+                                out.push_str(text);
+                            } else {
+                                let text = render();
+                                out.push_str(&text);
+                                parts.push(text);
+                            }
+                        }
+                        Some((_, parts)) => {
+                            out.push_str(&render());
+                            if !reuse {
+                                parts.push(String::new()); // keeps the indices
+                            }
+                        }
+                        None => out.push_str(&render()),
+                    }
+                    time_part += 1;
                 }
-                Part::Time(text) => out.push_str(text),
                 Part::Field(path) => match event.get(path) {
                     Some(v) if !v.is_null() => out.push_str(&v.to_string_lossy().replace('/', "_")),
                     _ => out.push('-'),
@@ -93,12 +133,29 @@ fn push_time(parts: &mut Vec<Part>, text: &str) -> Result<(), TemplateError> {
     if text.is_empty() {
         return Ok(());
     }
-    if StrftimeItems::new(text).any(|i| matches!(i, Item::Error)) {
-        return Err(TemplateError(format!(
-            "invalid strftime specifier in `{text}` (write %% for a literal %)"
-        )));
+    if !text.contains('%') {
+        parts.push(Part::Text(text.to_owned()));
+        return Ok(());
     }
-    parts.push(Part::Time(text.to_owned()));
+    let items = StrftimeItems::new(text).parse_to_owned().map_err(|_| {
+        TemplateError(format!(
+            "invalid strftime specifier in `{text}` (write %% for a literal %)"
+        ))
+    })?;
+    let subsecond = items.iter().any(|i| {
+        matches!(
+            i,
+            Item::Numeric(Numeric::Nanosecond, _)
+                | Item::Fixed(
+                    Fixed::Nanosecond
+                        | Fixed::Nanosecond3
+                        | Fixed::Nanosecond6
+                        | Fixed::Nanosecond9
+                        | Fixed::Internal(_)
+                )
+        )
+    });
+    parts.push(Part::Time { items, subsecond });
     Ok(())
 }
 
@@ -128,6 +185,38 @@ mod tests {
         };
         log.attributes.insert("service".into(), Value::from("a/b"));
         assert_eq!(t.render(&Event::Log(log), 0), "/logs/a_b/2024-01-01/-.log");
+    }
+
+    #[test]
+    fn cached_seconds_and_fractions() {
+        let t = Template::parse("%Y/%m/%d/{{ n }}/%H%M%S.%3f/{{ n }}/%H").unwrap();
+        let at = |ns: i64, n: i64| {
+            let mut log = LogRecord {
+                time_unix_nano: ns,
+                ..LogRecord::default()
+            };
+            log.attributes.insert("n".into(), Value::Integer(n));
+            t.render(&Event::Log(log), 0)
+        };
+        let s = 1_704_067_200_000_000_000;
+        assert_eq!(at(s, 1), "2024/01/01/1/000000.000/1/00");
+        assert_eq!(at(s + 5_000_000, 2), "2024/01/01/2/000000.005/2/00");
+        assert_eq!(
+            at(s + 86_400_000_000_000, 3),
+            "2024/01/02/3/000000.000/3/00"
+        );
+        assert_eq!(at(s, 4), "2024/01/01/4/000000.000/4/00");
+        assert_eq!(t.last_time.borrow().as_ref().unwrap().1.len(), 3);
+        let day = Template::parse("d=%F/").unwrap();
+        let log = |ns| {
+            Event::Log(LogRecord {
+                time_unix_nano: ns,
+                ..LogRecord::default()
+            })
+        };
+        assert_eq!(day.render(&log(s), 0), "d=2024-01-01/");
+        assert_eq!(day.render(&log(s + 1), 0), "d=2024-01-01/");
+        assert_eq!(day.render(&log(s - 1), 0), "d=2023-12-31/");
     }
 
     #[test]

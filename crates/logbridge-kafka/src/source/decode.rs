@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(
             log.kafka_position(),
             Some(logbridge_event::KafkaPosition {
-                topic: b"logs",
+                topic: &Bytes::from_static(b"logs"),
                 partition: 2,
                 offset: 41
             })

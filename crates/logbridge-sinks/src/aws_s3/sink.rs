@@ -127,7 +127,8 @@ impl Contents {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct GroupKey {
     prefix: String,
-    kafka: Option<(String, i32)>,
+    /// Topic (shared with the events, not copied) and partition.
+    kafka: Option<(Bytes, i32)>,
 }
 
 impl GroupKey {
@@ -135,7 +136,7 @@ impl GroupKey {
         let (topic, partition) = self.kafka.as_ref()?;
         Some(CutGroup {
             prefix: self.prefix.clone(),
-            topic: topic.clone(),
+            topic: String::from_utf8_lossy(topic).into_owned(),
             partition: *partition,
         })
     }
@@ -252,8 +253,7 @@ impl S3Sink {
             };
             let key = GroupKey {
                 prefix,
-                kafka: position
-                    .map(|p| (String::from_utf8_lossy(p.topic).into_owned(), p.partition)),
+                kafka: position.map(|p| (p.topic.clone(), p.partition)),
             };
             let mut replay = None;
             if let Some(position) = position {
@@ -277,20 +277,26 @@ impl S3Sink {
                     }
                 }
             }
-            let batch = self.open.entry(key.clone()).or_insert_with(|| OpenBatch {
-                contents: Contents::new(&self.settings.format),
-                offsets: position.map(|p| OffsetSpan {
-                    first: p.offset,
-                    last: p.offset,
-                    replay,
-                    full: false,
-                }),
-                events: 0,
-                first_event_millis: event_time(event, now).div_euclid(1_000_000),
-                opened: Instant::now(),
-                finalizers: Pending::default(),
-                last_input: 0,
-            });
+            if !self.open.contains_key(&key) {
+                let batch = OpenBatch {
+                    contents: Contents::new(&self.settings.format),
+                    offsets: position.map(|p| OffsetSpan {
+                        first: p.offset,
+                        last: p.offset,
+                        replay,
+                        full: false,
+                    }),
+                    events: 0,
+                    first_event_millis: event_time(event, now).div_euclid(1_000_000),
+                    opened: Instant::now(),
+                    finalizers: Pending::default(),
+                    last_input: 0,
+                };
+                self.open.insert(key.clone(), batch);
+            }
+            let Some(batch) = self.open.get_mut(&key) else {
+                continue; // inserted just above
+            };
             if batch.last_input != seq {
                 batch.finalizers.merge(finalizers.clone());
                 batch.last_input = seq;
