@@ -55,6 +55,21 @@ fn write_numbered(path: &std::path::Path, from: usize, to: usize) {
     f.write_all(buf.as_bytes()).unwrap();
 }
 
+/// `logbridge buffer inspect DIR`, parsed.
+fn inspect_buffer(dir: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(support::bin())
+        .args(["buffer", "inspect"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Counts each numbered line in the output: (missing, duplicated).
 fn tally(lines: &[String], expected: usize) -> (usize, usize) {
     let mut seen: HashMap<usize, usize> = HashMap::new();
@@ -411,17 +426,7 @@ fn sigkill_with_a_disk_buffer_loses_nothing() {
         "missing {missing} lines after {kills} kills"
     );
 
-    let out = std::process::Command::new(support::bin())
-        .args(["buffer", "inspect"])
-        .arg(env.path("state/out/buffer"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = inspect_buffer(&env.path("state/out/buffer"));
     assert_eq!(report["records_pending"], 0, "{report}");
     assert_eq!(report["damaged_records"], 0, "{report}");
 }
@@ -460,19 +465,7 @@ fn corrupt_disk_buffer_segment_is_quarantined_and_skipped() {
     let _ = child.kill();
     let _ = child.wait();
 
-    let inspect = || {
-        let out = std::process::Command::new(support::bin())
-            .args(["buffer", "inspect"])
-            .arg(env.path("state/out/buffer"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
+    let inspect = || inspect_buffer(&env.path("state/out/buffer"));
     let before = inspect();
     assert!(before["records_pending"].as_u64().unwrap() > 0, "{before}");
     assert_eq!(before["damaged_records"], 0, "{before}");

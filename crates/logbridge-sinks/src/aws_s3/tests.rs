@@ -417,6 +417,18 @@ impl Moto {
     }
 }
 
+/// The `AWS_*` variables the sink gets for moto.
+fn moto_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "testtesttest"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -434,14 +446,7 @@ async fn moto_s3_single_and_multipart_objects() {
     let created = moto.request("PUT", "/logs-bucket");
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
-    let env: Vec<(String, String)> = [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "testtesttest"),
-        ("AWS_REGION", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
+    let env = moto_env();
 
     let cfg = config(serde_json::json!({
         "bucket": "logs-bucket",
@@ -866,14 +871,7 @@ async fn a_stale_cut_journal_does_not_stall_a_partition() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_refusal_is_rejected_without_retry() {
     let moto = Moto::start();
-    let env: Vec<(String, String)> = [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "testtesttest"),
-        ("AWS_REGION", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
+    let env = moto_env();
     let cfg = config(serde_json::json!({
         "bucket": "no-such-bucket",
         "endpoint": format!("http://127.0.0.1:{}", moto.port),
