@@ -330,6 +330,34 @@ mod tests {
     }
 
     #[test]
+    fn an_otlp_payload_becomes_one_event_per_log_record() {
+        let records: Vec<LogRecord> = (0..3)
+            .map(|i| LogRecord {
+                time_unix_nano: 1_000 + i,
+                body: Value::from(format!("r{i}")),
+                ..LogRecord::default()
+            })
+            .collect();
+        let payload = logbridge_otlp::encode_logs(&records);
+        let mut builder = RawBatchBuilder::new();
+        builder.push(7, &payload, None, Some(5), vec![]);
+        let batch = builder.build(Bytes::from_static(b"otlp"), 0);
+        let decoded = decode_batch(&PayloadDecoder::new(DecodingCodec::Otlp), &batch, 9, "in");
+        assert!(decoded.dropped.is_empty());
+        assert_eq!(decoded.events.len(), 3);
+        for (i, event) in decoded.events.iter().enumerate() {
+            let Event::Log(log) = event else {
+                panic!("a log")
+            };
+            assert_eq!(log.body.as_str(), Some(format!("r{i}").as_str()));
+            // The record's own time wins over the Kafka timestamp.
+            assert_eq!(log.time_unix_nano, 1_000 + i as i64);
+            assert_eq!(log.observed_time_unix_nano, 9);
+            assert_eq!(log.kafka_position().map(|p| p.offset), Some(7));
+        }
+    }
+
+    #[test]
     fn undecodable_payloads_are_errors_not_panics() {
         let mut out = Vec::new();
         for codec in [DecodingCodec::Json, DecodingCodec::Otlp] {

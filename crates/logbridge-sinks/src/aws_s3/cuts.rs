@@ -6,8 +6,9 @@
 //! One JSON line per event in `data_dir/<sink id>/cuts.jsonl`: an `intent`
 //! (fsynced before the upload starts) and a `done` once the object is
 //! written. A torn last line is ignored. The journal keeps the most recent
-//! [`KEEP_PER_PARTITION`] cuts of each prefix and partition; older records
-//! were committed long ago.
+//! [`KEEP_PER_PARTITION`] cuts of each prefix and partition (older records
+//! were committed long ago); it is compacted when opened and whenever it
+//! has grown to several times what it keeps.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -54,7 +55,13 @@ pub(crate) struct CutJournal {
     path: PathBuf,
     file: Option<File>,
     cuts: HashMap<CutGroup, BTreeMap<i64, Cut>>,
+    /// Lines in the file.
+    lines: usize,
 }
+
+/// The journal is compacted once it has this many lines more than it
+/// keeps (and at least twice as many).
+const COMPACT_SLACK: usize = 10_000;
 
 impl CutJournal {
     /// Loads (and compacts) the journal in `dir`, creating it if needed.
@@ -65,6 +72,7 @@ impl CutJournal {
             path,
             file: None,
             cuts: HashMap::new(),
+            lines: 0,
         };
         let mut lines = 0;
         if let Ok(file) = File::open(&journal.path) {
@@ -91,17 +99,26 @@ impl CutJournal {
                 );
             }
         }
-        let kept: usize = journal.cuts.values().map(BTreeMap::len).sum();
-        if lines > kept {
+        journal.lines = lines;
+        if lines > journal.kept() {
             journal.rewrite()?;
         }
-        journal.file = Some(
+        journal.reopen()?;
+        Ok(journal)
+    }
+
+    fn kept(&self) -> usize {
+        self.cuts.values().map(BTreeMap::len).sum()
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.file = Some(
             OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&journal.path)?,
+                .open(&self.path)?,
         );
-        Ok(journal)
+        Ok(())
     }
 
     fn insert(&mut self, group: CutGroup, cut: Cut) {
@@ -126,6 +143,7 @@ impl CutJournal {
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&tmp, &self.path)?;
+        self.lines = self.kept();
         Ok(())
     }
 
@@ -160,6 +178,12 @@ impl CutJournal {
         file.write_all(&line)?;
         if sync {
             file.sync_data()?;
+        }
+        self.lines += 1;
+        let kept = self.kept();
+        if self.lines > (kept * 2).max(kept + COMPACT_SLACK) {
+            self.rewrite()?;
+            self.reopen()?;
         }
         Ok(())
     }
@@ -224,6 +248,29 @@ mod tests {
             ..group()
         };
         assert!(j.find(&other, 0).is_none());
+    }
+
+    #[test]
+    fn a_long_running_journal_is_compacted_as_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = CutJournal::open(dir.path()).unwrap();
+        let n = (KEEP_PER_PARTITION + COMPACT_SLACK) as i64;
+        for i in 0..n {
+            // Two lines per cut, as intent and done write (`done` alone
+            // skips the fsync, to keep the test fast).
+            j.record_done(&group(), cut(i * 10, i * 10 + 9)).unwrap();
+            j.record_done(&group(), cut(i * 10, i * 10 + 9)).unwrap();
+        }
+        let text = fs::read_to_string(dir.path().join("cuts.jsonl")).unwrap();
+        assert!(
+            text.lines().count() < 2 * n as usize,
+            "{}",
+            text.lines().count()
+        );
+        assert!(j.find(&group(), (n - 1) * 10).unwrap().done);
+        drop(j);
+        let j = CutJournal::open(dir.path()).unwrap();
+        assert!(j.find(&group(), (n - 1) * 10 + 5).unwrap().done);
     }
 
     #[test]
