@@ -159,6 +159,12 @@ impl KafkaSourceConfig {
             // librdkafka prefetches up to 64 MiB per consumer by default;
             // the pipeline's own queues bound memory, so keep this small.
             ("queued.max.messages.kbytes", "16384".to_owned()),
+            // Once its prefetch queue is full, librdkafka waits this long
+            // before fetching again (1 s by default): with a consumer that
+            // drains the queue in a fraction of that, the default idles
+            // the source most of the time (measured: 2.5x the throughput
+            // from a local broker with 20 ms).
+            ("fetch.queue.backoff.ms", "20".to_owned()),
         ];
         let client_config =
             client::client_config(&ours, &rendered(&self.librdkafka_options), FIXED_OPTIONS)?;
