@@ -278,3 +278,29 @@ fn buffer_options_are_checked() {
         &["bad.toml:7:", "only sinks take a `buffer`"],
     );
 }
+
+/// Every config shipped in `examples/` is valid.
+#[test]
+fn shipped_examples_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let out = std::process::Command::new(support::bin())
+            .args(["validate", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "examples found: {checked}");
+}
