@@ -98,10 +98,7 @@ impl Reporter {
     pub(crate) fn error(&self, error: KafkaError, reason: &str) {
         self.metrics.add_error();
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.metrics.set_problem(Some(format!(
-                "no Kafka broker of `{}` is reachable",
-                self.bootstrap
-            )));
+            self.brokers_up(false);
         }
         if self.warn_limit.allow() {
             warn!(message = "Kafka client error.", %error, reason);

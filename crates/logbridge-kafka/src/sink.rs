@@ -285,9 +285,16 @@ impl Sink for KafkaSink {
                     payload.pop();
                 }
                 bytes += payload.len();
-                let topic = self.topic.render(event, now);
+                // A fixed topic is not rendered (allocated) per event.
+                let rendered;
+                let topic = if self.topic.is_dynamic() {
+                    rendered = self.topic.render(event, now);
+                    rendered.as_str()
+                } else {
+                    self.topic.source()
+                };
                 let key = self.key_field.as_ref().and_then(|p| key_of(event, p));
-                let mut record = FutureRecord::to(&topic).payload(payload.as_slice());
+                let mut record = FutureRecord::to(topic).payload(payload.as_slice());
                 if let Some(key) = &key {
                     record = record.key(key.as_slice());
                 }

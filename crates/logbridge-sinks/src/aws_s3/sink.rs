@@ -513,20 +513,17 @@ impl S3Sink {
         };
         let compression = self.settings.compression;
         let write: ObjectWrite = Box::pin(async move {
-            let compressed =
-                tokio::task::spawn_blocking(move || compress(encoded, compression)).await;
+            let compressed = tokio::task::spawn_blocking(move || compress(encoded, compression))
+                .await
+                .map_err(io::Error::other)
+                .and_then(|r| r);
             let (status, size) = match compressed {
-                Ok(Ok(data)) => {
+                Ok(data) => {
                     let size = data.len();
                     (writer.write_with_retry(&object, data).await, size)
                 }
                 // Compressing into memory does not fail short of running
                 // out of it; the source reads these events again.
-                Ok(Err(error)) => {
-                    writer.metrics.add_error();
-                    error!(message = "Failed to compress object.", %error);
-                    (BatchStatus::Errored, 0)
-                }
                 Err(error) => {
                     writer.metrics.add_error();
                     error!(message = "Failed to compress object.", %error);

@@ -477,11 +477,7 @@ async fn moto_s3_single_and_multipart_objects() {
         });
     assert_eq!(statuses, vec![BatchStatus::Delivered; 13]);
 
-    let store = store::open(
-        &cfg.settings(std::env::temp_dir()).unwrap().target,
-        env.clone(),
-    )
-    .unwrap();
+    let store = store::open(&cfg.settings(std::env::temp_dir()).unwrap().target, env).unwrap();
     for (prefix, expect_lines, expect_first) in
         [("big", 12 * 1024, line.as_str()), ("small", 2, "small-1")]
     {
@@ -515,7 +511,6 @@ async fn moto_s3_single_and_multipart_objects() {
 
     // A refused write (no such bucket): see
     // `moto_refusal_is_rejected_without_retry`.
-    drop(env);
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
