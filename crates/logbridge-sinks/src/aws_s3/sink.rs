@@ -230,6 +230,8 @@ pub(crate) struct S3Sink {
     failures: Arc<Mutex<FailureLog>>,
     /// Objects being compressed and uploaded.
     writes: FuturesUnordered<ObjectWrite>,
+    /// The cuts of those, by group and first offset.
+    writing: std::collections::HashSet<(GroupKey, i64)>,
     max_writes: usize,
 }
 
@@ -246,6 +248,7 @@ impl S3Sink {
             input_seq: 0,
             failures: Arc::default(),
             writes: FuturesUnordered::new(),
+            writing: std::collections::HashSet::new(),
             max_writes: std::thread::available_parallelism()
                 .map_or(2, |n| n.get() * WRITES_PER_CORE)
                 .max(2),
@@ -283,9 +286,12 @@ impl S3Sink {
                 if !self.open.contains_key(&key) {
                     match self.recorded_cut(&key, offset) {
                         Some(cut) if cut.first == offset => replay = Some(cut),
-                        // Already in the bucket, in an object written
-                        // before a crash: acknowledged by not writing it.
-                        Some(cut) if cut.done => continue,
+                        // Already in the bucket (an object written before a
+                        // crash), or in an object being written now (a
+                        // record read twice, e.g. once from a disk buffer
+                        // and again from Kafka): acknowledged by not
+                        // writing it again.
+                        Some(cut) if cut.done || self.is_writing(&key, cut.first) => continue,
                         _ => {}
                     }
                 }
@@ -354,6 +360,11 @@ impl S3Sink {
                 self.write_batch(&key, batch, cx).await;
             }
         }
+    }
+
+    /// Whether the object of the cut starting at `first` is being written.
+    fn is_writing(&self, key: &GroupKey, first: i64) -> bool {
+        self.writing.contains(&(key.clone(), first))
     }
 
     /// The cut recorded before a crash that holds `offset` of a Kafka
@@ -477,6 +488,7 @@ impl S3Sink {
             events,
             done: false,
         });
+        let first_offset = cut.map(|c| c.first);
         let (object, cut) = match (cut, key.cut_group()) {
             (Some(cut), Some(group)) => {
                 let object = offset_object_key(&group, &cut, &self.settings.extension);
@@ -512,6 +524,10 @@ impl S3Sink {
             failures: Arc::clone(&self.failures),
         };
         let compression = self.settings.compression;
+        let writing = first_offset.map(|first| (key.clone(), first));
+        if let Some(entry) = &writing {
+            self.writing.insert(entry.clone());
+        }
         let write: ObjectWrite = Box::pin(async move {
             let compressed = tokio::task::spawn_blocking(move || compress(encoded, compression))
                 .await
@@ -537,6 +553,7 @@ impl S3Sink {
                 size,
                 started,
                 cut,
+                writing,
             }
         });
         self.writes.push(write);
@@ -556,7 +573,11 @@ impl S3Sink {
             size,
             started,
             cut,
+            writing,
         } = done;
+        if let Some(entry) = writing {
+            self.writing.remove(&entry);
+        }
         match status {
             BatchStatus::Delivered => {
                 cx.metrics.write_latency.observe(started.elapsed());
@@ -652,6 +673,8 @@ struct WriteDone {
     size: usize,
     started: std::time::Instant,
     cut: Option<(CutGroup, Cut)>,
+    /// Its entry in `writing`.
+    writing: Option<(GroupKey, i64)>,
 }
 
 type ObjectWrite = std::pin::Pin<Box<dyn Future<Output = WriteDone> + Send>>;
