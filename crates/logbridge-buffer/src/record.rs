@@ -1,14 +1,16 @@
 //! The binary encoding of a batch's events, as stored in one disk-buffer
 //! record.
 //!
-//! Layout (format version 2): one version byte, a varint event count, then
+//! Layout (format version 3): one version byte, a varint event count, then
 //! each event as a tag byte (`0` log, `1` metric, `2` span) and its fields in
 //! declaration order. Integers are LEB128 varints (signed ones zigzagged),
 //! floats are 8 little-endian bytes of their bit pattern (so NaN payloads and
 //! `-0.0` survive), strings and byte strings are a varint length and bytes.
 //! [`Value`] keeps its variant: `Bytes`, `Timestamp`, `Integer` and `Float`
 //! stay distinct. Version 2 added a log's source metadata (a map after its
-//! scope); version 1 records are still read.
+//! scope); version 3 a log's event name, integer and exponential-histogram
+//! metric values, histogram min/max, metric exemplars and flags. Records of
+//! versions 1 and 2 are still read.
 //!
 //! Resources and scopes are shared within a record: each is written as a
 //! varint `0` (none), `1` (inline, appended to the record's table) or `k + 2`
@@ -26,13 +28,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use logbridge_event::{
-    Bucket, Event, KeyString, LogRecord, Metric, MetricKind, MetricValue, ObjectMap, Quantile,
-    Resource, Scope, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanStatus, StatusCode,
-    Temporality, TraceId, Value,
+    Bucket, Event, Exemplar, ExponentialBuckets, ExponentialHistogram, KeyString, LogRecord,
+    Metric, MetricKind, MetricValue, Number, ObjectMap, Quantile, Resource, Scope, Span, SpanEvent,
+    SpanId, SpanKind, SpanLink, SpanStatus, StatusCode, Temporality, TraceId, Value,
 };
 
 /// The format version written in the first byte of every record.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 
 /// The oldest format version still read.
 const OLDEST_READABLE_VERSION: u8 = 1;
@@ -164,6 +166,26 @@ impl Encoder<'_> {
         self.out.extend_from_slice(b);
     }
 
+    fn opt_float(&mut self, v: Option<f64>) {
+        match v {
+            None => self.out.push(0),
+            Some(v) => {
+                self.out.push(1);
+                self.float(v);
+            }
+        }
+    }
+
+    fn opt_array<const N: usize>(&mut self, a: Option<[u8; N]>) {
+        match a {
+            None => self.out.push(0),
+            Some(a) => {
+                self.out.push(1);
+                self.out.extend_from_slice(&a);
+            }
+        }
+    }
+
     fn opt_str(&mut self, s: Option<&str>) {
         match s {
             None => self.out.push(0),
@@ -292,7 +314,9 @@ impl Encoder<'_> {
         self.uint(l.flags.into());
         self.resource(&l.resource)?;
         self.scope(&l.scope)?;
-        self.map(&l.metadata, 0)
+        self.map(&l.metadata, 0)?;
+        self.opt_str(l.event_name.as_deref());
+        Ok(())
     }
 
     fn metric(&mut self, m: &Metric) -> Result<(), EncodeError> {
@@ -303,6 +327,7 @@ impl Encoder<'_> {
             MetricKind::Gauge => 1,
             MetricKind::Histogram => 2,
             MetricKind::Summary => 3,
+            MetricKind::UpDownCounter => 4,
         });
         self.out.push(match m.temporality {
             Temporality::Cumulative => 0,
@@ -313,10 +338,16 @@ impl Encoder<'_> {
                 self.out.push(0);
                 self.float(*v);
             }
+            MetricValue::Integer(v) => {
+                self.out.push(3);
+                self.int(*v);
+            }
             MetricValue::Histogram {
                 buckets,
                 count,
                 sum,
+                min,
+                max,
             } => {
                 self.out.push(1);
                 self.uint(buckets.len() as u64);
@@ -325,7 +356,26 @@ impl Encoder<'_> {
                     self.uint(b.count);
                 }
                 self.uint(*count);
-                self.float(*sum);
+                self.opt_float(*sum);
+                self.opt_float(*min);
+                self.opt_float(*max);
+            }
+            MetricValue::ExponentialHistogram(h) => {
+                self.out.push(4);
+                self.uint(h.count);
+                self.opt_float(h.sum);
+                self.int(h.scale.into());
+                self.uint(h.zero_count);
+                self.float(h.zero_threshold);
+                for side in [&h.positive, &h.negative] {
+                    self.int(side.offset.into());
+                    self.uint(side.counts.len() as u64);
+                    for c in &side.counts {
+                        self.uint(*c);
+                    }
+                }
+                self.opt_float(h.min);
+                self.opt_float(h.max);
             }
             MetricValue::Summary {
                 quantiles,
@@ -347,7 +397,26 @@ impl Encoder<'_> {
         self.bytes(m.description.as_bytes());
         self.bytes(m.unit.as_bytes());
         self.resource(&m.resource)?;
-        self.scope(&m.scope)
+        self.scope(&m.scope)?;
+        self.uint(m.exemplars.len() as u64);
+        for e in &m.exemplars {
+            match e.value {
+                Number::Float(v) => {
+                    self.out.push(0);
+                    self.float(v);
+                }
+                Number::Integer(v) => {
+                    self.out.push(1);
+                    self.int(v);
+                }
+            }
+            self.int(e.time_unix_nano);
+            self.map(&e.filtered_attributes, 0)?;
+            self.opt_array(e.trace_id.map(|t| t.0));
+            self.opt_array(e.span_id.map(|s| s.0));
+        }
+        self.uint(m.flags.into());
+        Ok(())
     }
 
     fn span(&mut self, s: &Span) -> Result<(), EncodeError> {
@@ -640,6 +709,11 @@ impl Decoder<'_> {
             } else {
                 ObjectMap::default()
             },
+            event_name: if self.version >= 3 && self.flag("event_name")? {
+                Some(self.key()?)
+            } else {
+                None
+            },
         })
     }
 
@@ -651,6 +725,7 @@ impl Decoder<'_> {
             1 => MetricKind::Gauge,
             2 => MetricKind::Histogram,
             3 => MetricKind::Summary,
+            4 => MetricKind::UpDownCounter,
             tag => {
                 return Err(DecodeError::Tag {
                     what: "metric kind",
@@ -679,11 +754,45 @@ impl Decoder<'_> {
                         count: self.uint()?,
                     });
                 }
-                MetricValue::Histogram {
-                    buckets,
-                    count: self.uint()?,
-                    sum: self.float()?,
+                let count = self.uint()?;
+                if self.version >= 3 {
+                    MetricValue::Histogram {
+                        buckets,
+                        count,
+                        sum: self.opt_float("histogram sum")?,
+                        min: self.opt_float("histogram min")?,
+                        max: self.opt_float("histogram max")?,
+                    }
+                } else {
+                    MetricValue::Histogram {
+                        buckets,
+                        count,
+                        sum: Some(self.float()?),
+                        min: None,
+                        max: None,
+                    }
                 }
+            }
+            3 => MetricValue::Integer(self.int()?),
+            4 => {
+                let count = self.uint()?;
+                let sum = self.opt_float("histogram sum")?;
+                let scale = self.i32("scale")?;
+                let zero_count = self.uint()?;
+                let zero_threshold = self.float()?;
+                let positive = self.exponential_buckets()?;
+                let negative = self.exponential_buckets()?;
+                MetricValue::ExponentialHistogram(Box::new(ExponentialHistogram {
+                    count,
+                    sum,
+                    scale,
+                    zero_count,
+                    zero_threshold,
+                    positive,
+                    negative,
+                    min: self.opt_float("histogram min")?,
+                    max: self.opt_float("histogram max")?,
+                }))
             }
             2 => {
                 let n = self.count()?;
@@ -719,7 +828,74 @@ impl Decoder<'_> {
             unit: self.string()?,
             resource: self.resource()?,
             scope: self.scope()?,
+            exemplars: if self.version >= 3 {
+                self.exemplars()?
+            } else {
+                Vec::new()
+            },
+            flags: if self.version >= 3 {
+                self.u32("flags")?
+            } else {
+                0
+            },
         })
+    }
+
+    fn exemplars(&mut self) -> Result<Vec<Exemplar>, DecodeError> {
+        let n = self.count()?;
+        // An exemplar takes at least 5 bytes: never reserve more than the
+        // input could justify.
+        let mut out = Vec::with_capacity(n / 5);
+        for _ in 0..n {
+            let value = match self.byte()? {
+                0 => Number::Float(self.float()?),
+                1 => Number::Integer(self.int()?),
+                tag => {
+                    return Err(DecodeError::Tag {
+                        what: "exemplar value",
+                        tag: tag.into(),
+                    });
+                }
+            };
+            out.push(Exemplar {
+                value,
+                time_unix_nano: self.int()?,
+                filtered_attributes: self.map(0)?,
+                trace_id: if self.flag("exemplar trace_id")? {
+                    Some(TraceId(self.array()?))
+                } else {
+                    None
+                },
+                span_id: if self.flag("exemplar span_id")? {
+                    Some(SpanId(self.array()?))
+                } else {
+                    None
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    fn exponential_buckets(&mut self) -> Result<ExponentialBuckets, DecodeError> {
+        let offset = self.i32("bucket offset")?;
+        let n = self.count()?;
+        let mut counts = Vec::with_capacity(n);
+        for _ in 0..n {
+            counts.push(self.uint()?);
+        }
+        Ok(ExponentialBuckets { offset, counts })
+    }
+
+    fn opt_float(&mut self, what: &'static str) -> Result<Option<f64>, DecodeError> {
+        Ok(if self.flag(what)? {
+            Some(self.float()?)
+        } else {
+            None
+        })
+    }
+
+    fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+        i32::try_from(self.int()?).map_err(|_| DecodeError::Range(what))
     }
 
     fn span(&mut self) -> Result<Span, DecodeError> {

@@ -93,9 +93,10 @@ fn metric_get<'a>(m: &'a Metric, path: &Path) -> Option<Cow<'a, Value>> {
         ("unit", []) => owned(Value::from(m.unit.as_str())),
         ("value", []) => match &m.value {
             MetricValue::Scalar(v) => owned(Value::Float(*v)),
-            MetricValue::Histogram { sum, .. } | MetricValue::Summary { sum, .. } => {
-                owned(Value::Float(*sum))
-            }
+            MetricValue::Integer(v) => owned(Value::Integer(*v)),
+            MetricValue::Histogram { sum, .. } => owned(Value::Float((*sum)?)),
+            MetricValue::ExponentialHistogram(h) => owned(Value::Float(h.sum?)),
+            MetricValue::Summary { sum, .. } => owned(Value::Float(*sum)),
         },
         ("labels", [Segment::Field(k), rest @ ..]) => {
             m.labels.get(k.as_str())?.get_path(rest).map(Cow::Borrowed)

@@ -23,7 +23,10 @@ pub use event::{DataKind, Event};
 pub use finalizer::{BatchNotifier, BatchStatus, Finalizers};
 pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, KafkaPosition, LogRecord, Resource, Scope};
 pub use map::Entry;
-pub use metric::{Bucket, Metric, MetricKind, MetricValue, Quantile, Temporality};
+pub use metric::{
+    Bucket, Exemplar, ExponentialBuckets, ExponentialHistogram, FLAG_NO_RECORDED_VALUE, Metric,
+    MetricKind, MetricValue, Number, Quantile, Temporality,
+};
 pub use path::{Path, PathError, PathRoot, Segment};
 pub use span::{Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanStatus, StatusCode, TraceId};
 pub use value::{KeyString, ObjectMap, Value};

@@ -82,6 +82,9 @@ pub struct LogRecord {
     /// OpenTelemetry severity number (1-24); 0 is unspecified.
     pub severity_number: i32,
     pub severity_text: Option<KeyString>,
+    /// The name of the event this record stands for (OpenTelemetry's
+    /// `event_name`, such as `browser.page_view`); `None` for plain logs.
+    pub event_name: Option<KeyString>,
     /// The body: the raw line for unparsed logs, any value otherwise.
     pub body: Value,
     pub attributes: ObjectMap,
@@ -272,6 +275,10 @@ impl LogRecord {
                 .severity_text
                 .as_ref()
                 .and_then(|s| owned(Value::from(s.as_str()))),
+            ("event_name", []) => self
+                .event_name
+                .as_ref()
+                .and_then(|s| owned(Value::from(s.as_str()))),
             ("trace_id", []) => self.trace_id.and_then(|t| owned(Value::from(t.to_hex()))),
             ("span_id", []) => self.span_id.and_then(|s| owned(Value::from(s.to_hex()))),
             ("flags", []) => owned(Value::Integer(self.flags.into())),
@@ -319,6 +326,12 @@ impl LogRecord {
             }
             ("severity_text", []) => {
                 self.severity_text = match value {
+                    Value::Null => None,
+                    other => Some(KeyString::from(other.to_string_lossy())),
+                }
+            }
+            ("event_name", []) => {
+                self.event_name = match value {
                     Value::Null => None,
                     other => Some(KeyString::from(other.to_string_lossy())),
                 }
@@ -390,6 +403,7 @@ fn is_reserved_metadata(name: &str) -> bool {
             | "observed_timestamp"
             | "severity_number"
             | "severity_text"
+            | "event_name"
             | "trace_id"
             | "span_id"
             | "flags"

@@ -1,9 +1,13 @@
 //! [`Metric`]: one data point of a metric series, covering the Prometheus
-//! types (counter, gauge, histogram, summary) and OpenTelemetry's temporality.
+//! types (counter, gauge, histogram, summary) and OpenTelemetry's (sums with
+//! temporality and monotonicity, explicit and exponential histograms,
+//! integer or floating-point values, exemplars, data point flags), so a
+//! point converts from either protocol and back without losing a field.
 
 use std::sync::Arc;
 
 use crate::log::{Resource, Scope};
+use crate::span::{SpanId, TraceId};
 use crate::value::{KeyString, ObjectMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -14,6 +18,9 @@ pub enum MetricKind {
     Gauge,
     Histogram,
     Summary,
+    /// A sum that may go down (OpenTelemetry's non-monotonic sum, an
+    /// UpDownCounter). Prometheus exposes it as a gauge.
+    UpDownCounter,
 }
 
 impl MetricKind {
@@ -23,6 +30,7 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::Histogram => "histogram",
             MetricKind::Summary => "summary",
+            MetricKind::UpDownCounter => "updowncounter",
         }
     }
 }
@@ -51,20 +59,95 @@ pub struct Quantile {
     pub value: f64,
 }
 
+/// One side (positive or negative) of an exponential histogram: bucket
+/// `offset + i` counts values in `(base^(offset+i), base^(offset+i+1)]`,
+/// where `base = 2^(2^-scale)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExponentialBuckets {
+    pub offset: i32,
+    pub counts: Vec<u64>,
+}
+
+/// An OpenTelemetry exponential histogram point (a Prometheus native
+/// histogram with a standard schema).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExponentialHistogram {
+    pub count: u64,
+    pub sum: Option<f64>,
+    pub scale: i32,
+    pub zero_count: u64,
+    pub zero_threshold: f64,
+    pub positive: ExponentialBuckets,
+    pub negative: ExponentialBuckets,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetricValue {
     Scalar(f64),
+    /// An integer point (OpenTelemetry's `as_int`), kept apart from
+    /// [`MetricValue::Scalar`] so it is not rounded beyond 2^53.
+    Integer(i64),
     Histogram {
         buckets: Vec<Bucket>,
         count: u64,
-        sum: f64,
+        /// Absent when the recorded values may be negative (OpenTelemetry).
+        sum: Option<f64>,
+        min: Option<f64>,
+        max: Option<f64>,
     },
+    ExponentialHistogram(Box<ExponentialHistogram>),
     Summary {
         quantiles: Vec<Quantile>,
         count: u64,
         sum: f64,
     },
 }
+
+impl MetricValue {
+    /// The value of a scalar point as a float; `None` for distributions.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            MetricValue::Scalar(v) => Some(*v),
+            MetricValue::Integer(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+}
+
+/// An exemplar's measured value, integer or float as it was recorded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Float(f64),
+    Integer(i64),
+}
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Float(v) => v,
+            Number::Integer(v) => v as f64,
+        }
+    }
+}
+
+/// A sample measurement attached to a point, usually with the trace that
+/// recorded it (OpenTelemetry exemplars, OpenMetrics `# {...} value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub value: Number,
+    /// Nanoseconds since the epoch; 0 if unknown.
+    pub time_unix_nano: i64,
+    /// Labels of the measurement that are not labels of the point.
+    pub filtered_attributes: ObjectMap,
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+}
+
+/// OpenTelemetry's data point flag: the point carries no value (a series
+/// that stopped; Prometheus' staleness marker).
+pub const FLAG_NO_RECORDED_VALUE: u32 = 1;
 
 impl Default for MetricValue {
     fn default() -> Self {
@@ -88,6 +171,9 @@ pub struct Metric {
     pub unit: String,
     pub resource: Option<Arc<Resource>>,
     pub scope: Option<Arc<Scope>>,
+    pub exemplars: Vec<Exemplar>,
+    /// OpenTelemetry data point flags ([`FLAG_NO_RECORDED_VALUE`]).
+    pub flags: u32,
 }
 
 impl Metric {
@@ -122,8 +208,11 @@ impl Metric {
 
     pub fn estimated_size(&self) -> usize {
         let value = match &self.value {
-            MetricValue::Scalar(_) => 8,
-            MetricValue::Histogram { buckets, .. } => 16 + buckets.len() * 16,
+            MetricValue::Scalar(_) | MetricValue::Integer(_) => 8,
+            MetricValue::Histogram { buckets, .. } => 40 + buckets.len() * 16,
+            MetricValue::ExponentialHistogram(h) => {
+                80 + (h.positive.counts.len() + h.negative.counts.len()) * 8
+            }
             MetricValue::Summary { quantiles, .. } => 16 + quantiles.len() * 16,
         };
         64 + self.name.len()
@@ -133,5 +222,6 @@ impl Metric {
                 .iter()
                 .map(|(k, v)| k.len() + v.estimated_size())
                 .sum::<usize>()
+            + self.exemplars.len() * 64
     }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use logbridge_event::{
-    Bucket, Event, KeyString, LogRecord, Metric, MetricKind, MetricValue, ObjectMap, Quantile,
-    Resource, Scope, Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanStatus, StatusCode,
-    Temporality, TraceId, Value,
+    Bucket, Event, Exemplar, ExponentialBuckets, ExponentialHistogram, KeyString, LogRecord,
+    Metric, MetricKind, MetricValue, Number, ObjectMap, Quantile, Resource, Scope, Span, SpanEvent,
+    SpanId, SpanKind, SpanLink, SpanStatus, StatusCode, Temporality, TraceId, Value,
 };
 use proptest::prelude::*;
 
@@ -100,10 +100,14 @@ fn log() -> impl Strategy<Value = LogRecord> {
             resource(),
             scope(),
         ),
-        map(),
+        (map(), proptest::option::of(key())),
     )
         .prop_map(
-            |((t, o, sn, st, body, attributes), (d, tr, sp, flags, resource, scope), metadata)| {
+            |(
+                (t, o, sn, st, body, attributes),
+                (d, tr, sp, flags, resource, scope),
+                (metadata, event_name),
+            )| {
                 LogRecord {
                     time_unix_nano: t,
                     observed_time_unix_nano: o,
@@ -118,6 +122,7 @@ fn log() -> impl Strategy<Value = LogRecord> {
                     resource,
                     scope,
                     metadata,
+                    event_name,
                 }
             },
         )
@@ -126,19 +131,52 @@ fn log() -> impl Strategy<Value = LogRecord> {
 fn metric_value() -> impl Strategy<Value = MetricValue> {
     prop_oneof![
         float().prop_map(MetricValue::Scalar),
+        any::<i64>().prop_map(MetricValue::Integer),
         (
             proptest::collection::vec((float(), any::<u64>()), 0..5),
             any::<u64>(),
-            float()
+            proptest::option::of(float()),
+            proptest::option::of(float()),
+            proptest::option::of(float()),
         )
-            .prop_map(|(b, count, sum)| MetricValue::Histogram {
+            .prop_map(|(b, count, sum, min, max)| MetricValue::Histogram {
                 buckets: b
                     .into_iter()
                     .map(|(upper_bound, count)| Bucket { upper_bound, count })
                     .collect(),
                 count,
                 sum,
+                min,
+                max,
             }),
+        (
+            (any::<u64>(), proptest::option::of(float()), any::<i32>()),
+            (any::<u64>(), float()),
+            (any::<i32>(), proptest::collection::vec(any::<u64>(), 0..5)),
+            (any::<i32>(), proptest::collection::vec(any::<u64>(), 0..5)),
+            (proptest::option::of(float()), proptest::option::of(float())),
+        )
+            .prop_map(
+                |((count, sum, scale), (zero_count, zero_threshold), pos, neg, (min, max))| {
+                    MetricValue::ExponentialHistogram(Box::new(ExponentialHistogram {
+                        count,
+                        sum,
+                        scale,
+                        zero_count,
+                        zero_threshold,
+                        positive: ExponentialBuckets {
+                            offset: pos.0,
+                            counts: pos.1,
+                        },
+                        negative: ExponentialBuckets {
+                            offset: neg.0,
+                            counts: neg.1,
+                        },
+                        min,
+                        max,
+                    }))
+                }
+            ),
         (
             proptest::collection::vec((float(), float()), 0..5),
             any::<u64>(),
@@ -155,9 +193,29 @@ fn metric_value() -> impl Strategy<Value = MetricValue> {
     ]
 }
 
+fn exemplar() -> impl Strategy<Value = Exemplar> {
+    (
+        prop_oneof![
+            float().prop_map(Number::Float),
+            any::<i64>().prop_map(Number::Integer)
+        ],
+        any::<i64>(),
+        map(),
+        proptest::option::of(any::<[u8; 16]>()),
+        proptest::option::of(any::<[u8; 8]>()),
+    )
+        .prop_map(|(value, t, filtered_attributes, tr, sp)| Exemplar {
+            value,
+            time_unix_nano: t,
+            filtered_attributes,
+            trace_id: tr.map(TraceId),
+            span_id: sp.map(SpanId),
+        })
+}
+
 fn metric() -> impl Strategy<Value = Metric> {
     (
-        (key(), map(), 0u8..4, any::<bool>(), metric_value()),
+        (key(), map(), 0u8..5, any::<bool>(), metric_value()),
         (
             any::<i64>(),
             any::<i64>(),
@@ -166,9 +224,14 @@ fn metric() -> impl Strategy<Value = Metric> {
             resource(),
             scope(),
         ),
+        (proptest::collection::vec(exemplar(), 0..3), any::<u32>()),
     )
         .prop_map(
-            |((name, labels, kind, delta, value), (t, st, description, unit, resource, scope))| {
+            |(
+                (name, labels, kind, delta, value),
+                (t, st, description, unit, resource, scope),
+                (exemplars, flags),
+            )| {
                 Metric {
                     name,
                     labels,
@@ -177,6 +240,7 @@ fn metric() -> impl Strategy<Value = Metric> {
                         MetricKind::Gauge,
                         MetricKind::Histogram,
                         MetricKind::Summary,
+                        MetricKind::UpDownCounter,
                     ][usize::from(kind)],
                     temporality: if delta {
                         Temporality::Delta
@@ -190,6 +254,8 @@ fn metric() -> impl Strategy<Value = Metric> {
                     unit,
                     resource,
                     scope,
+                    exemplars,
+                    flags,
                 }
             },
         )
@@ -429,8 +495,22 @@ fn version_1_records_are_still_read() {
     };
     let mut out = Vec::new();
     encode_events(&[Event::Log(log.clone())], &mut out).unwrap();
-    // Drop the empty metadata map (one zero byte) and mark the record v1.
+    // Drop the absent event name (v3) and the empty metadata map (v2), one
+    // zero byte each, and mark the record v1.
+    assert_eq!(out.pop(), Some(0));
     assert_eq!(out.pop(), Some(0));
     out[0] = 1;
     assert_eq!(decode_events(&out).unwrap(), vec![Event::Log(log)]);
+}
+
+#[test]
+fn version_2_metrics_are_still_read() {
+    // A v2 metric ends at its scope: no exemplars, no flags.
+    let metric = Metric::counter("requests", 7.0, 1_000).with_label("code", "200");
+    let mut out = Vec::new();
+    encode_events(&[Event::Metric(metric.clone())], &mut out).unwrap();
+    assert_eq!(out.pop(), Some(0), "flags");
+    assert_eq!(out.pop(), Some(0), "exemplar count");
+    out[0] = 2;
+    assert_eq!(decode_events(&out).unwrap(), vec![Event::Metric(metric)]);
 }

@@ -121,7 +121,9 @@ fn histogram() -> Event {
                 },
             ],
             count: 4,
-            sum: 0.75,
+            sum: Some(0.75),
+            min: None,
+            max: None,
         },
         unit: "s".into(),
         resource: Some(Arc::new(Resource {

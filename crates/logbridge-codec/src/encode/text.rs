@@ -43,21 +43,30 @@ fn metric(m: &Metric, out: &mut Vec<u8>) {
     out.push(b' ');
     match &m.value {
         MetricValue::Scalar(v) => number(out, *v),
+        MetricValue::Integer(v) => write::int(out, *v),
         MetricValue::Histogram {
             buckets,
             count,
             sum,
+            ..
         } => {
             counts(out, *count, *sum);
             out.extend_from_slice(b" le=");
             list(out, buckets.iter().map(|b| (b.upper_bound, b.count as f64)));
+        }
+        MetricValue::ExponentialHistogram(h) => {
+            counts(out, h.count, h.sum);
+            out.extend_from_slice(b" scale=");
+            write::int(out, h.scale.into());
+            out.extend_from_slice(b" zero=");
+            out.extend_from_slice(h.zero_count.to_string().as_bytes());
         }
         MetricValue::Summary {
             quantiles,
             count,
             sum,
         } => {
-            counts(out, *count, *sum);
+            counts(out, *count, Some(*sum));
             out.extend_from_slice(b" q=");
             list(out, quantiles.iter().map(|q| (q.quantile, q.value)));
         }
@@ -68,11 +77,13 @@ fn metric(m: &Metric, out: &mut Vec<u8>) {
     }
 }
 
-fn counts(out: &mut Vec<u8>, count: u64, sum: f64) {
+fn counts(out: &mut Vec<u8>, count: u64, sum: Option<f64>) {
     out.extend_from_slice(b"count=");
     out.extend_from_slice(count.to_string().as_bytes());
-    out.extend_from_slice(b" sum=");
-    number(out, sum);
+    if let Some(sum) = sum {
+        out.extend_from_slice(b" sum=");
+        number(out, sum);
+    }
 }
 
 fn list(out: &mut Vec<u8>, pairs: impl Iterator<Item = (f64, f64)>) {

@@ -7,8 +7,8 @@
 //! logfmt codecs both write.
 
 use logbridge_event::{
-    KeyString, LogRecord, Metric, MetricKind, MetricValue, ObjectMap, Resource, Scope, Span,
-    SpanKind, StatusCode, Temporality, Value,
+    KeyString, LogRecord, Metric, MetricKind, MetricValue, Number, ObjectMap, Resource, Scope,
+    Span, SpanKind, StatusCode, Temporality, Value,
 };
 
 /// A top-level field of a log.
@@ -61,6 +61,12 @@ fn put_time(map: &mut ObjectMap, key: &'static str, ns: i64) {
     }
 }
 
+fn put_opt(map: &mut ObjectMap, key: &'static str, value: Option<f64>) {
+    if let Some(v) = value {
+        put(map, key, v);
+    }
+}
+
 fn put_nonzero(map: &mut ObjectMap, key: &'static str, n: u32) {
     if n != 0 {
         put(map, key, Value::Integer(n.into()));
@@ -88,13 +94,19 @@ fn resource_and_scope(map: &mut ObjectMap, resource: &Resource, scope: &Scope) {
 /// A metric point: `name`, `kind`, `temporality`, `labels`, `timestamp`,
 /// `start_timestamp`, then `value` for counters and gauges, `count`, `sum`
 /// and `buckets` (`upper_bound`, `count`; the `+Inf` bound is `null` in
-/// JSON) for histograms, `count`, `sum` and `quantiles` for summaries;
+/// JSON) plus `min` and `max` when known for histograms, `count`, `sum`,
+/// `scale`, `zero_count`, `zero_threshold`, `positive` and `negative`
+/// (`offset`, `counts`) for exponential histograms, `count`, `sum` and
+/// `quantiles` for summaries; `exemplars` and `flags` when set;
 /// `unit`, `description`, `resource` and `scope` when set.
 pub(crate) fn metric_object(m: &Metric) -> ObjectMap {
     let mut map = ObjectMap::new();
     put(&mut map, "name", m.name.as_str());
     put(&mut map, "kind", m.kind.as_str());
-    if matches!(m.kind, MetricKind::Counter | MetricKind::Histogram) {
+    if matches!(
+        m.kind,
+        MetricKind::Counter | MetricKind::UpDownCounter | MetricKind::Histogram
+    ) {
         let temporality = match m.temporality {
             Temporality::Cumulative => "cumulative",
             Temporality::Delta => "delta",
@@ -106,13 +118,18 @@ pub(crate) fn metric_object(m: &Metric) -> ObjectMap {
     put_time(&mut map, "start_timestamp", m.start_time_unix_nano);
     match &m.value {
         MetricValue::Scalar(v) => put(&mut map, "value", *v),
+        MetricValue::Integer(v) => put(&mut map, "value", *v),
         MetricValue::Histogram {
             buckets,
             count,
             sum,
+            min,
+            max,
         } => {
             put(&mut map, "count", count_value(*count));
-            put(&mut map, "sum", *sum);
+            put_opt(&mut map, "sum", *sum);
+            put_opt(&mut map, "min", *min);
+            put_opt(&mut map, "max", *max);
             let buckets = buckets.iter().map(|b| {
                 let mut o = ObjectMap::new();
                 put(&mut o, "upper_bound", b.upper_bound);
@@ -136,7 +153,45 @@ pub(crate) fn metric_object(m: &Metric) -> ObjectMap {
             });
             put(&mut map, "quantiles", quantiles.collect::<Vec<_>>());
         }
+        MetricValue::ExponentialHistogram(h) => {
+            put(&mut map, "count", count_value(h.count));
+            put_opt(&mut map, "sum", h.sum);
+            put(&mut map, "scale", i64::from(h.scale));
+            put(&mut map, "zero_count", count_value(h.zero_count));
+            put(&mut map, "zero_threshold", h.zero_threshold);
+            for (name, side) in [("positive", &h.positive), ("negative", &h.negative)] {
+                let mut o = ObjectMap::new();
+                put(&mut o, "offset", i64::from(side.offset));
+                let counts = side.counts.iter().map(|c| count_value(*c));
+                put(&mut o, "counts", counts.collect::<Vec<_>>());
+                put(&mut map, name, o);
+            }
+            put_opt(&mut map, "min", h.min);
+            put_opt(&mut map, "max", h.max);
+        }
     }
+    if !m.exemplars.is_empty() {
+        let exemplars = m.exemplars.iter().map(|e| {
+            let mut o = ObjectMap::new();
+            match e.value {
+                Number::Float(v) => put(&mut o, "value", v),
+                Number::Integer(v) => put(&mut o, "value", v),
+            }
+            put_time(&mut o, "timestamp", e.time_unix_nano);
+            if !e.filtered_attributes.is_empty() {
+                put(&mut o, "labels", e.filtered_attributes.clone());
+            }
+            if let Some(t) = e.trace_id {
+                put(&mut o, "trace_id", t.to_hex().as_str());
+            }
+            if let Some(s) = e.span_id {
+                put(&mut o, "span_id", s.to_hex().as_str());
+            }
+            Value::Object(o)
+        });
+        put(&mut map, "exemplars", exemplars.collect::<Vec<_>>());
+    }
+    put_nonzero(&mut map, "flags", m.flags);
     put_text(&mut map, "unit", &m.unit);
     put_text(&mut map, "description", &m.description);
     resource_and_scope(&mut map, m.resource(), m.scope());

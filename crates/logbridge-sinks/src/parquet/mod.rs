@@ -357,9 +357,19 @@ fn metric_row(metric: &Metric, event: &Event) -> ObjectMap {
     put_time(&mut row, "start_timestamp", metric.start_time_unix_nano);
     match &metric.value {
         MetricValue::Scalar(v) => put_float(&mut row, "value", *v),
-        MetricValue::Histogram { sum, .. } | MetricValue::Summary { sum, .. } => {
-            put_float(&mut row, "sum", *sum)
+        // The JSON view already holds integers as integers.
+        MetricValue::Integer(_) => {}
+        MetricValue::Histogram { sum, .. } => {
+            if let Some(sum) = sum {
+                put_float(&mut row, "sum", *sum)
+            }
         }
+        MetricValue::ExponentialHistogram(h) => {
+            if let Some(sum) = h.sum {
+                put_float(&mut row, "sum", sum)
+            }
+        }
+        MetricValue::Summary { sum, .. } => put_float(&mut row, "sum", *sum),
     }
     row
 }
