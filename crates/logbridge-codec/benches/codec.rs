@@ -1,13 +1,17 @@
 //! Criterion benchmarks of the codecs on realistic lines: parsing (json,
 //! logfmt, syslog 5424 and 3164), encoding parsed logs (json, logfmt), and
-//! line framing of a 4 MiB buffer. Throughput is per line (element), so
+//! framing of a 4 MiB buffer: lines, and octet-counted syslog messages
+//! (with the strict and the auto-detecting framer). Throughput is per line (element), so
 //! criterion reports lines per second; divide to get ns per line.
 
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use logbridge_codec::{Codec, Encoder, Frame, LineFramer, Parser, ParserConfig};
+use logbridge_codec::{
+    Codec, Encoder, Frame, LineFramer, OctetCountingFramer, Parser, ParserConfig, SyslogFrame,
+    SyslogFramer,
+};
 use logbridge_event::{Event, LogRecord, Value};
 
 /// ~200-byte JSON access logs, a few shapes so the branch predictor does
@@ -148,12 +152,65 @@ fn framing(c: &mut Criterion) {
     group.finish();
 }
 
+/// 4 MiB of RFC 6587 octet-counted syslog messages (`MSG-LEN SP MSG`), as
+/// syslog senders write them over TCP.
+fn octet_counting(c: &mut Criterion) {
+    let mut input = Vec::with_capacity(4 << 20);
+    let mut count = 0u64;
+    'fill: loop {
+        for message in SYSLOG_5424.iter().chain(SYSLOG_3164) {
+            let header = format!("{} ", message.len());
+            if input.len() + header.len() + message.len() > 4 << 20 {
+                break 'fill;
+            }
+            input.extend_from_slice(header.as_bytes());
+            input.extend_from_slice(message.as_bytes());
+            count += 1;
+        }
+    }
+    let mut group = c.benchmark_group("framing");
+    group.throughput(Throughput::Elements(count));
+    group.bench_function("octet_counted_4mib", |b| {
+        b.iter_batched(
+            || BytesMut::from(&input[..]),
+            |mut buf| {
+                let mut framer = OctetCountingFramer::new(64 * 1024);
+                let mut n = 0usize;
+                framer.decode(&mut buf, |frame| {
+                    if let SyslogFrame::Message { message, .. } = frame {
+                        n += message.len();
+                    }
+                });
+                black_box(n)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("syslog_auto_4mib", |b| {
+        b.iter_batched(
+            || BytesMut::from(&input[..]),
+            |mut buf| {
+                let mut framer = SyslogFramer::new(64 * 1024);
+                let mut n = 0usize;
+                framer.decode(&mut buf, |frame| {
+                    if let SyslogFrame::Message { message, .. } = frame {
+                        n += message.len();
+                    }
+                });
+                black_box(n)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = parsing, encoding, framing
+    targets = parsing, encoding, framing, octet_counting
 }
 criterion_main!(benches);

@@ -1,4 +1,5 @@
-//! Framing: cutting a byte stream into newline-delimited lines.
+//! Framing: cutting a byte stream into newline-delimited lines, and (in
+//! [`octet`]) syslog's TCP framings.
 //!
 //! This module owns only where records begin and end; it knows nothing of
 //! their format (see [`crate::decode`]). It never buffers more than the
@@ -10,6 +11,10 @@
 //! adding them up.
 
 use bytes::{Buf, Bytes, BytesMut};
+
+pub mod octet;
+
+pub use octet::{OctetCountingFramer, SyslogFrame, SyslogFramer};
 
 /// One record cut from the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! Codecs: how bytes become events and events become bytes.
 //!
 //! Three parts, kept apart so that each can be combined with the others:
-//! - [`framing`] cuts a byte stream into records (lines) with a maximum
-//!   length; it knows nothing of formats.
+//! - [`framing`] cuts a byte stream into records (lines, or syslog's
+//!   octet-counted frames) with a maximum length; it knows nothing of
+//!   formats.
 //! - [`decode`] parses one record into fields (`json`, `logfmt`, `regex`,
 //!   `syslog`) for the `parse` transform.
 //! - [`encode`] writes events as lines (`json`, `logfmt`, `text`) for the
@@ -23,4 +24,4 @@ pub mod framing;
 
 pub use decode::{ConfigError, MAX_PARSE_INPUT_BYTES, ParseError, Parser, ParserConfig};
 pub use encode::{Codec, Encoder, UnknownCodec};
-pub use framing::{Frame, LineFramer};
+pub use framing::{Frame, LineFramer, OctetCountingFramer, SyslogFrame, SyslogFramer};

@@ -67,8 +67,13 @@ macro_rules! sink {
 pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("demo", logbridge_sources::demo::DemoConfig),
     source!("file", logbridge_sources::file::FileConfig),
+    source!("http", logbridge_net::HttpSourceConfig),
     source!("kafka", logbridge_kafka::KafkaSourceConfig),
+    // Vector's name for the same source.
+    source!("opentelemetry", logbridge_net::OtlpSourceConfig),
+    source!("otlp", logbridge_net::OtlpSourceConfig),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
+    source!("syslog", logbridge_net::SyslogSourceConfig),
 ];
 
 pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
@@ -84,6 +89,8 @@ pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
     sink!("console", logbridge_sinks::console::ConsoleConfig),
     sink!("file", logbridge_sinks::file::FileSinkConfig),
     sink!("kafka", logbridge_kafka::KafkaSinkConfig),
+    sink!("otlp", logbridge_net::OtlpSinkConfig),
+    sink!("redis_stream", logbridge_net::RedisStreamSinkConfig),
 ];
 
 pub fn find<C: ?Sized>(

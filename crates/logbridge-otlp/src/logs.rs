@@ -1,5 +1,5 @@
-//! OTLP logs: `ExportLogsServiceRequest` (or `LogsData`) bytes to
-//! logbridge [`LogRecord`]s and back.
+//! OTLP logs: `ExportLogsServiceRequest` (or `LogsData`) to logbridge
+//! [`LogRecord`]s and back, as decoded messages or as protobuf bytes.
 //!
 //! The mapping is field by field. The resource and scope of one
 //! `ResourceLogs` / `ScopeLogs` become one `Arc` shared by its records, so
@@ -7,27 +7,21 @@
 //! once. The body stays the body: in logbridge `.message` *is* the body, of
 //! whatever type it has, so nothing is stringified or moved.
 //!
-//! Not carried (logbridge's model has no place for them yet): a log
-//! record's `event_name` and a resource's `entity_refs`.
+//! Not carried (logbridge's model has no place for it yet): a resource's
+//! `entity_refs`.
 
+use logbridge_event::{KeyString, LogRecord, Resource, Scope};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::logs::v1 as proto;
+use prost::Message;
 use std::sync::Arc;
 
-use logbridge_event::{KeyString, LogRecord, Resource, Scope, SpanId, TraceId};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::logs::v1 as proto;
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-use prost::Message;
-
+use crate::common::{
+    decode_resource, decode_scope, encode_resource, encode_scope, nanos_from_wire, nanos_to_wire,
+    same_group, span_id_from_wire, span_id_to_wire, trace_id_from_wire, trace_id_to_wire,
+};
+use crate::error::DecodeError;
 use crate::value::{from_any, from_key_values, to_any, to_key_values};
-
-/// The input is not a valid OTLP logs message.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid OTLP logs protobuf: {reason}")]
-pub struct DecodeError {
-    // Private, so that prost's type is not part of this crate's API.
-    reason: prost::DecodeError,
-}
 
 /// Decodes an OTLP `ExportLogsServiceRequest` into log records, in order.
 ///
@@ -40,7 +34,14 @@ pub struct DecodeError {
 /// size before calling.
 pub fn decode_logs(bytes: &[u8]) -> Result<Vec<LogRecord>, DecodeError> {
     let request =
-        ExportLogsServiceRequest::decode(bytes).map_err(|reason| DecodeError { reason })?;
+        ExportLogsServiceRequest::decode(bytes).map_err(|e| DecodeError::new("logs", e))?;
+    Ok(logs_from_request(request))
+}
+
+/// The log records of a decoded request (from a gRPC server, say), in
+/// order. Every field of a log record is carried; see the module docs for
+/// the one resource field that is not.
+pub fn logs_from_request(request: ExportLogsServiceRequest) -> Vec<LogRecord> {
     let count = request
         .resource_logs
         .iter()
@@ -57,35 +58,7 @@ pub fn decode_logs(bytes: &[u8]) -> Result<Vec<LogRecord>, DecodeError> {
             }
         }
     }
-    Ok(out)
-}
-
-/// `None` only when the sender sent neither a resource nor a schema URL,
-/// so that encoding gives back exactly what was decoded.
-fn decode_resource(resource: Option<ProtoResource>, schema_url: String) -> Option<Arc<Resource>> {
-    if resource.is_none() && schema_url.is_empty() {
-        return None;
-    }
-    let resource = resource.unwrap_or_default();
-    Some(Arc::new(Resource {
-        attributes: from_key_values(resource.attributes),
-        dropped_attributes_count: resource.dropped_attributes_count,
-        schema_url,
-    }))
-}
-
-fn decode_scope(scope: Option<InstrumentationScope>, schema_url: String) -> Option<Arc<Scope>> {
-    if scope.is_none() && schema_url.is_empty() {
-        return None;
-    }
-    let scope = scope.unwrap_or_default();
-    Some(Arc::new(Scope {
-        name: scope.name,
-        version: scope.version,
-        attributes: from_key_values(scope.attributes),
-        dropped_attributes_count: scope.dropped_attributes_count,
-        schema_url,
-    }))
+    out
 }
 
 fn decode_record(
@@ -99,111 +72,66 @@ fn decode_record(
         severity_number: record.severity_number,
         severity_text: (!record.severity_text.is_empty())
             .then(|| KeyString::from(record.severity_text)),
+        event_name: (!record.event_name.is_empty()).then(|| KeyString::from(record.event_name)),
         body: record.body.map(from_any).unwrap_or_default(),
         attributes: from_key_values(record.attributes),
         dropped_attributes_count: record.dropped_attributes_count,
-        // OTLP allows ids to be absent (empty) and says all-zero ids are
-        // invalid; a wrong length is a broken sender. All three mean "no id".
-        trace_id: <[u8; 16]>::try_from(record.trace_id.as_slice())
-            .ok()
-            .map(TraceId)
-            .filter(|id| id.is_valid()),
-        span_id: <[u8; 8]>::try_from(record.span_id.as_slice())
-            .ok()
-            .map(SpanId)
-            .filter(|id| id.is_valid()),
+        trace_id: trace_id_from_wire(&record.trace_id),
+        span_id: span_id_from_wire(&record.span_id),
         flags: record.flags,
         resource: resource.clone(),
         scope: scope.clone(),
-        // The rest is what a source knew beyond OpenTelemetry's fields
-        // (`metadata`): an OTLP request carries none.
-        ..LogRecord::default()
+        // What a source knew beyond OpenTelemetry's fields: an OTLP
+        // request carries none.
+        metadata: Default::default(),
     }
-}
-
-/// OTLP times are unsigned; logbridge's are `i64` (good until 2262). Later
-/// times saturate rather than wrap to before 1970.
-fn nanos_from_wire(nanos: u64) -> i64 {
-    i64::try_from(nanos).unwrap_or(i64::MAX)
-}
-
-/// Negative times (before 1970) cannot be sent; 0 means "unknown" in OTLP.
-fn nanos_to_wire(nanos: i64) -> u64 {
-    u64::try_from(nanos).unwrap_or(0)
 }
 
 /// Encodes log records as an OTLP `ExportLogsServiceRequest` (which is also
-/// a valid `LogsData`).
+/// a valid `LogsData`). See [`logs_to_request`].
+pub fn encode_logs(records: &[LogRecord]) -> Vec<u8> {
+    logs_to_request(records).encode_to_vec()
+}
+
+/// Builds the request for log records.
 ///
-/// Consecutive records that share a resource (the same `Arc`, or both
-/// none) go into one `ResourceLogs`, and within it consecutive records that
-/// share a scope into one `ScopeLogs`; records are never reordered. For
-/// records from [`decode_logs`] that rebuilds the original grouping.
+/// Consecutive records that share a resource (the same `Arc`, equal
+/// values, or both none) go into one `ResourceLogs`, and within it
+/// consecutive records that share a scope into one `ScopeLogs`; records are
+/// never reordered. For records from [`decode_logs`] that rebuilds the
+/// original grouping.
 ///
 /// Everything [`decode_logs`] produces round-trips exactly. A record's
 /// source `metadata` is not written (like every encoder, see
-/// [`LogRecord::metadata`]); otherwise two things change: a `Value::Timestamp` becomes an integer of nanoseconds (OTLP has no
-/// timestamp value), and negative times become 0. Values nested deeper than
-/// prost's recursion limit allows (48 levels of arrays or objects in a body) encode, but
-/// will not decode.
-pub fn encode_logs(records: &[LogRecord]) -> Vec<u8> {
-    let mut request = ExportLogsServiceRequest::default();
-    for by_resource in records.chunk_by(|a, b| same(&a.resource, &b.resource)) {
-        let first = &by_resource[0];
-        let (resource, schema_url) = encode_resource(&first.resource);
-        let scope_logs = by_resource
-            .chunk_by(|a, b| same(&a.scope, &b.scope))
-            .map(|by_scope| {
-                let (scope, schema_url) = encode_scope(&by_scope[0].scope);
-                proto::ScopeLogs {
-                    scope,
-                    log_records: by_scope.iter().map(encode_record).collect(),
-                    schema_url,
-                }
-            })
-            .collect();
-        request.resource_logs.push(proto::ResourceLogs {
-            resource,
-            scope_logs,
-            schema_url,
-        });
-    }
-    request.encode_to_vec()
-}
-
-/// Sharing, not equality: comparing by pointer is O(1), and records that
-/// came from one `ResourceLogs` share the pointer.
-fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        _ => false,
-    }
-}
-
-fn encode_resource(resource: &Option<Arc<Resource>>) -> (Option<ProtoResource>, String) {
-    let Some(resource) = resource else {
-        return (None, String::new());
-    };
-    let proto = ProtoResource {
-        attributes: to_key_values(&resource.attributes),
-        dropped_attributes_count: resource.dropped_attributes_count,
-        ..ProtoResource::default()
-    };
-    (Some(proto), resource.schema_url.clone())
-}
-
-fn encode_scope(scope: &Option<Arc<Scope>>) -> (Option<InstrumentationScope>, String) {
-    let Some(scope) = scope else {
-        return (None, String::new());
-    };
-    let proto = InstrumentationScope {
-        name: scope.name.clone(),
-        version: scope.version.clone(),
-        attributes: to_key_values(&scope.attributes),
-        dropped_attributes_count: scope.dropped_attributes_count,
-    };
-    (Some(proto), scope.schema_url.clone())
+/// [`LogRecord::metadata`]); otherwise two things change: a
+/// `Value::Timestamp` becomes an integer of nanoseconds (OTLP has no
+/// timestamp value), and negative times become 0. Values nested deeper
+/// than prost's recursion limit allows (48 levels of arrays or objects in a
+/// body) encode, but will not decode.
+pub fn logs_to_request(records: &[LogRecord]) -> ExportLogsServiceRequest {
+    let resource_logs = records
+        .chunk_by(|a, b| same_group(&a.resource, &b.resource))
+        .map(|by_resource| {
+            let (resource, schema_url) = encode_resource(&by_resource[0].resource);
+            let scope_logs = by_resource
+                .chunk_by(|a, b| same_group(&a.scope, &b.scope))
+                .map(|by_scope| {
+                    let (scope, schema_url) = encode_scope(&by_scope[0].scope);
+                    proto::ScopeLogs {
+                        scope,
+                        log_records: by_scope.iter().map(encode_record).collect(),
+                        schema_url,
+                    }
+                })
+                .collect();
+            proto::ResourceLogs {
+                resource,
+                scope_logs,
+                schema_url,
+            }
+        })
+        .collect();
+    ExportLogsServiceRequest { resource_logs }
 }
 
 fn encode_record(record: &LogRecord) -> proto::LogRecord {
@@ -220,8 +148,12 @@ fn encode_record(record: &LogRecord) -> proto::LogRecord {
         attributes: to_key_values(&record.attributes),
         dropped_attributes_count: record.dropped_attributes_count,
         flags: record.flags,
-        trace_id: record.trace_id.map(|t| t.0.to_vec()).unwrap_or_default(),
-        span_id: record.span_id.map(|s| s.0.to_vec()).unwrap_or_default(),
-        event_name: String::new(),
+        trace_id: trace_id_to_wire(record.trace_id),
+        span_id: span_id_to_wire(record.span_id),
+        event_name: record
+            .event_name
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }

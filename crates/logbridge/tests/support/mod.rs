@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod capture;
+pub mod pki;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -98,12 +100,23 @@ pub fn read_lines(dir: &Path) -> Vec<String> {
     out
 }
 
+/// A loopback port nobody listens on, never the same twice in one test
+/// binary (the OS may hand a just-released port out again, and tests run
+/// in parallel).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Sends a signal to a child by process id.

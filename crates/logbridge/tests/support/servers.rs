@@ -547,3 +547,33 @@ pub fn overlapping(keys: &[String], prefix: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Starts redis-server (from `REDIS_SERVER`) on a free loopback port,
+/// without persistence.
+pub fn redis() -> Server {
+    let program = binary("REDIS_SERVER");
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--bind".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--port".to_owned(),
+        port.to_string(),
+        "--save".to_owned(),
+        String::new(),
+        "--appendonly".to_owned(),
+        "no".to_owned(),
+        "--dir".to_owned(),
+        dir.path().display().to_string(),
+    ];
+    let server = start(&program, &args, "redis", port);
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }),
+        "redis did not listen on {port}: {}",
+        std::fs::read_to_string(&server.log).unwrap_or_default()
+    );
+    drop(dir);
+    server
+}

@@ -1,0 +1,653 @@
+//! The `otlp` sink: batches whatever reaches it (logs, metrics, spans) and
+//! exports each batch as one request per signal over OTLP/gRPC or
+//! OTLP/HTTP, retrying what OTLP says may be retried.
+//!
+//! Retryable: HTTP 429, 502, 503, 504 (waiting `Retry-After` when given)
+//! and connection failures; gRPC `UNAVAILABLE`, `CANCELLED`,
+//! `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`, `DATA_LOSS`, and
+//! `RESOURCE_EXHAUSTED` when the server sent a `RetryInfo` (waiting its
+//! delay). Anything else is a permanent refusal: the batch is rejected and
+//! counted. A response reporting partial success is a delivery; what the
+//! server says it rejected is counted as discarded and logged.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use logbridge_component::telemetry::{ComponentMetrics, RateLimit};
+use logbridge_component::{
+    BuildContext, BuildError, ComponentError, Sink, SinkConfig, SinkContext,
+};
+use logbridge_event::{BatchStatus, DataKind, Event, LogRecord, Metric, Span};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
+use serde::Deserialize;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Channel, Endpoint};
+use tracing::warn;
+
+use crate::tls::TlsClientConfig;
+
+use super::signal::Signal;
+
+/// Sends logs, metrics and traces to an OTLP receiver (an OpenTelemetry
+/// Collector, a vendor endpoint, another logbridge).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpSinkConfig {
+    /// The receiver: `http://host:4317` for gRPC; for HTTP the base URL,
+    /// to which `/v1/logs`, `/v1/metrics` and `/v1/traces` are appended
+    /// (`http://host:4318`). `https://` uses TLS.
+    pub endpoint: String,
+    /// `grpc` or `http`.
+    #[serde(default)]
+    pub protocol: OtlpProtocol,
+    /// HTTP body encoding: `protobuf` or `json`.
+    #[serde(default)]
+    pub encoding: OtlpEncoding,
+    /// Compress requests: `gzip` or `none`.
+    #[serde(default)]
+    pub compression: OtlpCompression,
+    /// Extra headers (gRPC metadata) on every request, such as
+    /// `authorization`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tls: Option<TlsClientConfig>,
+    /// Batching: a request is sent once it holds `max_events`, or
+    /// `timeout_secs` after its first event.
+    #[serde(default)]
+    pub batch: OtlpBatchConfig,
+    /// Seconds before a request is abandoned (and retried).
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: f64,
+    /// Longest wait between retries, in seconds (backoff doubles from
+    /// 0.1 s up to this).
+    #[serde(default = "default_max_backoff_secs")]
+    pub retry_max_backoff_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpProtocol {
+    #[default]
+    Grpc,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpEncoding {
+    #[default]
+    Protobuf,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpCompression {
+    #[default]
+    Gzip,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpBatchConfig {
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+    #[serde(default = "default_batch_timeout_secs")]
+    pub timeout_secs: f64,
+}
+
+impl Default for OtlpBatchConfig {
+    fn default() -> Self {
+        OtlpBatchConfig {
+            max_events: default_max_events(),
+            timeout_secs: default_batch_timeout_secs(),
+        }
+    }
+}
+
+fn default_max_events() -> usize {
+    4096
+}
+fn default_batch_timeout_secs() -> f64 {
+    0.2
+}
+fn default_request_timeout_secs() -> f64 {
+    10.0
+}
+fn default_max_backoff_secs() -> f64 {
+    30.0
+}
+
+fn seconds(option: &str, v: f64) -> Result<Duration, BuildError> {
+    if v > 0.0 && v < 86_400.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(BuildError::new(
+            option,
+            format!("{option} must be above 0 and under a day"),
+        ))
+    }
+}
+
+impl SinkConfig for OtlpSinkConfig {
+    fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+        let url: reqwest::Url = self.endpoint.parse().map_err(|e| {
+            BuildError::new(
+                "endpoint",
+                format!("invalid endpoint {:?}: {e}", self.endpoint),
+            )
+            .with_hint("such as http://127.0.0.1:4317")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BuildError::new(
+                "endpoint",
+                "the endpoint must be http:// or https://",
+            ));
+        }
+        if self.batch.max_events == 0 {
+            return Err(BuildError::new(
+                "batch.max_events",
+                "batch.max_events must be above 0",
+            ));
+        }
+        let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
+        let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
+        let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
+        let mut headers = Vec::new();
+        for (name, value) in &self.headers {
+            let option = format!("headers.{name}");
+            let name = HeaderName::try_from(name.to_ascii_lowercase())
+                .map_err(|e| BuildError::new(&option, e.to_string()))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| BuildError::new(&option, e.to_string()))?;
+            headers.push((name, value));
+        }
+        let tls = self.tls.clone().unwrap_or_default();
+        tls.validate()?;
+        let transport = match self.protocol {
+            OtlpProtocol::Grpc => {
+                if self.encoding == OtlpEncoding::Json {
+                    return Err(BuildError::new("encoding", "gRPC always uses protobuf")
+                        .with_hint("remove encoding, or use protocol = \"http\""));
+                }
+                let mut endpoint = Endpoint::from_shared(self.endpoint.clone())
+                    .map_err(|e| BuildError::new("endpoint", e.to_string()))?
+                    .timeout(request_timeout)
+                    .connect_timeout(request_timeout);
+                if url.scheme() == "https" {
+                    endpoint = endpoint
+                        .tls_config(tls.tonic_config()?)
+                        .map_err(|e| BuildError::new("tls", e.to_string()))?;
+                }
+                // Connected in `run`: a channel needs the runtime, and
+                // `validate` builds components without one.
+                Transport::Grpc(Box::new(endpoint))
+            }
+            OtlpProtocol::Http => {
+                let builder = reqwest::Client::builder()
+                    .timeout(request_timeout)
+                    .connect_timeout(request_timeout);
+                let client = tls
+                    .apply_to_reqwest(builder)?
+                    .build()
+                    .map_err(|e| BuildError::new("tls", e.to_string()))?;
+                Transport::Http {
+                    client,
+                    base: self.endpoint.trim_end_matches('/').to_owned(),
+                    json: self.encoding == OtlpEncoding::Json,
+                }
+            }
+        };
+        Ok(Box::new(OtlpSink {
+            transport,
+            headers,
+            gzip: self.compression == OtlpCompression::Gzip,
+            max_events: self.batch.max_events,
+            batch_timeout,
+            max_backoff,
+        }))
+    }
+
+    fn input_kinds(&self) -> DataKind {
+        DataKind::ALL
+    }
+}
+
+enum Transport {
+    Grpc(Box<Endpoint>),
+    Http {
+        client: reqwest::Client,
+        base: String,
+        json: bool,
+    },
+}
+
+struct OtlpSink {
+    transport: Transport,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    gzip: bool,
+    max_events: usize,
+    batch_timeout: Duration,
+    max_backoff: Duration,
+}
+
+/// How one export attempt ended.
+enum Outcome {
+    /// Accepted; the server may have refused this many items.
+    Sent { rejected: u64, message: String },
+    /// Worth trying again, after at least this long if the server said.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Refused for good.
+    Refused(String),
+}
+
+#[async_trait::async_trait]
+impl Sink for OtlpSink {
+    async fn run(self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
+        let refused_log = RateLimit::default();
+        let channel = match &self.transport {
+            Transport::Grpc(endpoint) => Some(endpoint.connect_lazy()),
+            Transport::Http { .. } => None,
+        };
+        loop {
+            let Some(first) = cx.recv().await else {
+                return Ok(());
+            };
+            let mut events: Vec<Event> = first.events().to_vec();
+            let mut finalizers = first.finalizers.clone();
+            let deadline = tokio::time::Instant::now() + self.batch_timeout;
+            let mut ended = false;
+            while events.len() < self.max_events {
+                match tokio::time::timeout_at(deadline, cx.recv()).await {
+                    Ok(Some(batch)) => {
+                        events.extend_from_slice(batch.events());
+                        finalizers.merge(batch.finalizers.clone());
+                    }
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let status = self
+                .export(&cx, channel.as_ref(), events, &refused_log)
+                .await;
+            finalizers.finish(status);
+            if ended {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl OtlpSink {
+    /// Exports one batch, one request per signal present, each retried
+    /// until it succeeds, is refused, or the pipeline stops.
+    async fn export(
+        &self,
+        cx: &SinkContext,
+        channel: Option<&Channel>,
+        events: Vec<Event>,
+        log: &RateLimit,
+    ) -> BatchStatus {
+        let mut logs = Vec::new();
+        let mut metrics = Vec::new();
+        let mut spans = Vec::new();
+        for event in events {
+            match event {
+                Event::Log(l) => logs.push(l),
+                Event::Metric(m) => metrics.push(m),
+                Event::Span(s) => spans.push(*s),
+            }
+        }
+        let mut status = BatchStatus::Delivered;
+        if !logs.is_empty() {
+            status = status.max(self.send(cx, channel, Payload::Logs(logs), log).await);
+        }
+        if !metrics.is_empty() {
+            status = status.max(self.send(cx, channel, Payload::Metrics(metrics), log).await);
+        }
+        if !spans.is_empty() {
+            status = status.max(self.send(cx, channel, Payload::Spans(spans), log).await);
+        }
+        status
+    }
+
+    async fn send(
+        &self,
+        cx: &SinkContext,
+        channel: Option<&Channel>,
+        payload: Payload,
+        log: &RateLimit,
+    ) -> BatchStatus {
+        let count = payload.len();
+        let size = payload.encoded_len();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let outcome = match (&self.transport, channel) {
+                (Transport::Http { client, base, json }, _) => {
+                    self.attempt_http(client, base, *json, &payload).await
+                }
+                (Transport::Grpc(_), Some(channel)) => {
+                    self.attempt_grpc(channel.clone(), &payload).await
+                }
+                (Transport::Grpc(_), None) => Outcome::Refused("no gRPC channel".into()),
+            };
+            match outcome {
+                Outcome::Sent { rejected, message } => {
+                    cx.metrics.add_sent(count, size);
+                    if rejected > 0 {
+                        cx.metrics.add_discarded(rejected as usize, false);
+                        if log.allow() {
+                            warn!(message = "The receiver refused part of a batch.", rejected, reason = %message);
+                        }
+                    }
+                    cx.metrics.set_problem(None);
+                    return BatchStatus::Delivered;
+                }
+                Outcome::Refused(reason) => {
+                    cx.metrics.add_error();
+                    cx.metrics.add_discarded(count, false);
+                    if log.allow() {
+                        warn!(message = "The receiver refused a batch; not retrying.", events = count, %reason);
+                    }
+                    return BatchStatus::Rejected;
+                }
+                Outcome::Retry { after, reason } => {
+                    cx.metrics.add_error();
+                    cx.metrics
+                        .set_problem(Some(format!("export failing, retrying: {reason}")));
+                    if log.allow() {
+                        warn!(message = "Export failed; retrying.", %reason);
+                    }
+                    let wait = after.unwrap_or(backoff).min(self.max_backoff.max(backoff));
+                    backoff = (backoff * 2).min(self.max_backoff);
+                    tokio::select! {
+                        _ = tokio::time::sleep(jitter(wait)) => {}
+                        _ = cx.shutdown.wait() => {
+                            return give_up(&cx.metrics);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt_grpc(&self, channel: Channel, payload: &Payload) -> Outcome {
+        let result = match payload {
+            Payload::Logs(v) => {
+                let mut client = LogsServiceClient::new(channel);
+                if self.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                let request = self.grpc_request(logbridge_otlp::logs_to_request(v));
+                client
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .export(request)
+                    .await
+                    .map(|r| {
+                        r.into_inner()
+                            .partial_success
+                            .map(|p| (p.rejected_log_records as u64, p.error_message))
+                    })
+            }
+            Payload::Metrics(v) => {
+                let mut client = MetricsServiceClient::new(channel);
+                if self.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                let request = self.grpc_request(logbridge_otlp::metrics_to_request(v));
+                client
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .export(request)
+                    .await
+                    .map(|r| {
+                        r.into_inner()
+                            .partial_success
+                            .map(|p| (p.rejected_data_points as u64, p.error_message))
+                    })
+            }
+            Payload::Spans(v) => {
+                let mut client = TraceServiceClient::new(channel);
+                if self.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                let request = self.grpc_request(logbridge_otlp::spans_to_request(v));
+                client
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .export(request)
+                    .await
+                    .map(|r| {
+                        r.into_inner()
+                            .partial_success
+                            .map(|p| (p.rejected_spans as u64, p.error_message))
+                    })
+            }
+        };
+        match result {
+            Ok(partial) => {
+                let (rejected, message) = partial.unwrap_or_default();
+                Outcome::Sent { rejected, message }
+            }
+            Err(status) => grpc_outcome(&status),
+        }
+    }
+
+    fn grpc_request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        for (name, value) in &self.headers {
+            if let Ok(value) = tonic::metadata::MetadataValue::try_from(value.as_bytes())
+                && let Ok(key) = tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes())
+            {
+                request.metadata_mut().insert(key, value);
+            }
+        }
+        request
+    }
+
+    async fn attempt_http(
+        &self,
+        client: &reqwest::Client,
+        base: &str,
+        json: bool,
+        payload: &Payload,
+    ) -> Outcome {
+        let body = payload.encode(json);
+        let (body, encoding) = if self.gzip {
+            match gzip(&body) {
+                Ok(b) => (b, Some("gzip")),
+                Err(e) => return Outcome::Refused(format!("compressing failed: {e}")),
+            }
+        } else {
+            (body, None)
+        };
+        let content_type = if json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut request = client
+            .post(format!("{base}{}", payload.signal().http_path()))
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(encoding) = encoding {
+            request = request.header(http::header::CONTENT_ENCODING, encoding);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: None,
+                    reason: e.to_string(),
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let (rejected, message) = payload.partial_success(&body, json);
+            return Outcome::Sent { rejected, message };
+        }
+        let reason = format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(512)])
+        );
+        match status.as_u16() {
+            429 | 502 | 503 | 504 => Outcome::Retry {
+                after: retry_after,
+                reason,
+            },
+            _ => Outcome::Refused(reason),
+        }
+    }
+}
+
+fn grpc_outcome(status: &tonic::Status) -> Outcome {
+    use tonic::Code;
+    let reason = format!("gRPC {:?}: {}", status.code(), status.message());
+    match status.code() {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => Outcome::Retry {
+            after: crate::rpc::retry_delay(status.details()),
+            reason,
+        },
+        Code::ResourceExhausted => match crate::rpc::retry_delay(status.details()) {
+            Some(after) => Outcome::Retry {
+                after: Some(after),
+                reason,
+            },
+            None => Outcome::Refused(reason),
+        },
+        _ => Outcome::Refused(reason),
+    }
+}
+
+/// A batch given up at shutdown stays unacknowledged upstream (a disk
+/// buffer keeps it for the next start).
+fn give_up(metrics: &ComponentMetrics) -> BatchStatus {
+    metrics.set_problem(None);
+    BatchStatus::Errored
+}
+
+/// Spreads retries of many senders over ±20% of the wait.
+fn jitter(d: Duration) -> Duration {
+    let factor = 0.8 + rand::random::<f64>() * 0.4;
+    d.mul_f64(factor)
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::fast(),
+    );
+    e.write_all(data)?;
+    e.finish()
+}
+
+/// The events of one request.
+enum Payload {
+    Logs(Vec<LogRecord>),
+    Metrics(Vec<Metric>),
+    Spans(Vec<Span>),
+}
+
+impl Payload {
+    fn signal(&self) -> Signal {
+        match self {
+            Payload::Logs(_) => Signal::Logs,
+            Payload::Metrics(_) => Signal::Metrics,
+            Payload::Spans(_) => Signal::Traces,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Payload::Logs(v) => v.len(),
+            Payload::Metrics(v) => v.len(),
+            Payload::Spans(v) => v.len(),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            Payload::Logs(v) => v.iter().map(LogRecord::estimated_size).sum(),
+            Payload::Metrics(v) => v.iter().map(Metric::estimated_size).sum(),
+            Payload::Spans(v) => v.iter().map(Span::estimated_size).sum(),
+        }
+    }
+
+    fn encode(&self, json: bool) -> Vec<u8> {
+        match (self, json) {
+            (Payload::Logs(v), false) => logbridge_otlp::encode_logs(v),
+            (Payload::Logs(v), true) => logbridge_otlp::encode_logs_json(v),
+            (Payload::Metrics(v), false) => logbridge_otlp::encode_metrics(v),
+            (Payload::Metrics(v), true) => logbridge_otlp::encode_metrics_json(v),
+            (Payload::Spans(v), false) => logbridge_otlp::encode_traces(v),
+            (Payload::Spans(v), true) => logbridge_otlp::encode_traces_json(v),
+        }
+    }
+
+    /// What an HTTP success response says was refused, if anything.
+    fn partial_success(&self, body: &[u8], json: bool) -> (u64, String) {
+        use opentelemetry_proto::tonic::collector as c;
+        if body.is_empty() {
+            return (0, String::new());
+        }
+        if json {
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let p = &v["partialSuccess"];
+            let field = match self {
+                Payload::Logs(_) => "rejectedLogRecords",
+                Payload::Metrics(_) => "rejectedDataPoints",
+                Payload::Spans(_) => "rejectedSpans",
+            };
+            let rejected = match &p[field] {
+                serde_json::Value::String(s) => s.parse().unwrap_or(0),
+                other => other.as_u64().unwrap_or(0),
+            };
+            let message = p["errorMessage"].as_str().unwrap_or("").to_owned();
+            return (rejected, message);
+        }
+        let body = Bytes::copy_from_slice(body);
+        let partial = match self {
+            Payload::Logs(_) => c::logs::v1::ExportLogsServiceResponse::decode(body)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_log_records as u64, p.error_message)),
+            Payload::Metrics(_) => c::metrics::v1::ExportMetricsServiceResponse::decode(body)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_data_points as u64, p.error_message)),
+            Payload::Spans(_) => c::trace::v1::ExportTraceServiceResponse::decode(body)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_spans as u64, p.error_message)),
+        };
+        partial.unwrap_or_default()
+    }
+}

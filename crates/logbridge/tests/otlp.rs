@@ -1,0 +1,455 @@
+//! End-to-end tests of the `otlp` source and sink with the real binary:
+//! OTLP/JSON examples from the OpenTelemetry specification through two
+//! logbridge processes (HTTP in, gRPC between them, HTTP/JSON out) come
+//! out field for field; TLS, mutual TLS and credentials on the listeners
+//! and the client; backpressure and bad input answered with the protocol's
+//! status codes.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::capture::Capture;
+use support::pki::Pki;
+use support::{Env, free_port, wait_for};
+
+const PEER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/peer/otlp-json"
+);
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits until `process` accepts connections on `port`; shows its
+/// errors if it exits instead.
+fn wait_listening(process: &mut Proc, port: u16) {
+    let up = wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            || process.0.try_wait().unwrap().is_some()
+    });
+    if process.0.try_wait().unwrap().is_some() || !up {
+        let _ = process.0.kill();
+        let mut stderr = String::new();
+        use std::io::Read;
+        let _ = process.0.stderr.take().unwrap().read_to_string(&mut stderr);
+        panic!("nothing listening on {port}: {stderr}");
+    }
+}
+
+/// Equal up to what OTLP/JSON leaves to the encoder: fields holding their
+/// default value may be omitted, a number may be written as `5` or `5.0`,
+/// hex ids in either case, and attributes (a map: keys are unique) in any
+/// order. Attribute lists are sorted by key here; every other list keeps
+/// its order.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("traceId" | "spanId" | "parentSpanId", Value::String(s)) => {
+                            Value::String(s.to_ascii_lowercase())
+                        }
+                        _ => normalize(v),
+                    };
+                    (k.clone(), v)
+                })
+                .filter(|(_, v)| !is_default(v))
+                .collect(),
+        ),
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalize).collect();
+            if items
+                .iter()
+                .all(|i| i.get("key").is_some() && i.get("value").is_some())
+            {
+                items.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+            }
+            Value::Array(items)
+        }
+        Value::Number(n) => serde_json::json!(n.as_f64().unwrap()),
+        other => other.clone(),
+    }
+}
+
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+async fn post(
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> (u16, Option<String>, String) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(url).header("content-type", content_type);
+    let body = if gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&body).unwrap();
+        request = request.header("content-encoding", "gzip");
+        e.finish().unwrap()
+    } else {
+        body
+    };
+    let response = request.body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+    (status, retry_after, text)
+}
+
+#[test]
+fn peer_examples_survive_two_processes_field_for_field() {
+    let capture = Capture::start();
+    let env = Env::new();
+    let (a_grpc, a_http, b_grpc, b_http) = (free_port(), free_port(), free_port(), free_port());
+    // B: gRPC in, OTLP/HTTP JSON out to the capture server.
+    let b = env.write(
+        "b.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/b"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{b_grpc}"
+http.address = "127.0.0.1:{b_http}"
+[sinks.out]
+type = "otlp"
+inputs = ["in.logs", "in.metrics", "in.traces"]
+protocol = "http"
+encoding = "json"
+compression = "none"
+endpoint = "http://127.0.0.1:{port}"
+batch.timeout_secs = 0.05
+"#,
+            port = capture.port
+        ),
+    );
+    // A: OTLP/HTTP in (Vector's name for the source), gRPC out to B.
+    let a = env.write(
+        "a.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/a"
+[sources.in]
+type = "opentelemetry"
+grpc.address = "127.0.0.1:{a_grpc}"
+http.address = "127.0.0.1:{a_http}"
+[sinks.out]
+type = "otlp"
+inputs = ["in.logs", "in.metrics", "in.traces"]
+endpoint = "http://127.0.0.1:{b_grpc}"
+batch.timeout_secs = 0.05
+"#
+        ),
+    );
+    let mut b = Proc(env.spawn(&b, &["--no-admin"]));
+    let mut a = Proc(env.spawn(&a, &["--no-admin"]));
+    wait_listening(&mut b, b_grpc);
+    wait_listening(&mut a, a_http);
+    let rt = runtime();
+    for (file, path) in [
+        ("logs.json", "/v1/logs"),
+        ("events.json", "/v1/logs"),
+        ("trace.json", "/v1/traces"),
+        ("metrics.json", "/v1/metrics"),
+    ] {
+        let sent = std::fs::read(Path::new(PEER).join(file)).unwrap();
+        let started = Instant::now();
+        // The answer comes once B's sink delivered: the capture server
+        // already holds the request.
+        let (status, _, body) = rt.block_on(post(
+            &format!("http://127.0.0.1:{a_http}{path}"),
+            "application/json",
+            sent.clone(),
+            file == "metrics.json",
+        ));
+        assert_eq!(status, 200, "{file}: {body}");
+        let got = capture.take();
+        assert_eq!(got.len(), 1, "{file}: one request out");
+        assert_eq!(got[0].path, path);
+        let sent: Value = serde_json::from_slice(&sent).unwrap();
+        let out: Value = serde_json::from_slice(&got[0].body).unwrap();
+        assert_eq!(
+            normalize(&out),
+            normalize(&sent),
+            "{file} changed on the way"
+        );
+        println!(
+            "{file}: equal after two hops, answered in {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// Bad input gets the protocol's answer and the receiver keeps working.
+#[test]
+fn bad_requests_get_protocol_errors() {
+    let env = Env::new();
+    let (grpc, http, admin) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{grpc}"
+http.address = "127.0.0.1:{http}"
+receive.max_request_bytes = 100000
+receive.max_decompressed_bytes = 1000000
+[sinks.out]
+type = "file"
+inputs = ["in.logs", "in.metrics", "in.traces"]
+path = "{{dir}}/out.json"
+encoding.codec = "json"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--admin-address", &format!("127.0.0.1:{admin}")]));
+    wait_listening(&mut p, http);
+    let rt = runtime();
+    let url = format!("http://127.0.0.1:{http}/v1/logs");
+    let proto = "application/x-protobuf";
+    // Not protobuf.
+    let (status, _, _) = rt.block_on(post(&url, proto, b"\xff\xff\xff\xff".to_vec(), false));
+    assert_eq!(status, 400);
+    // Truncated: a length prefix promising more than there is.
+    let (status, _, _) = rt.block_on(post(&url, proto, vec![0x0a, 0xff, 0x01, 0x0a], false));
+    assert_eq!(status, 400);
+    // Wrong media type.
+    let (status, _, _) = rt.block_on(post(&url, "text/plain", b"hi".to_vec(), false));
+    assert_eq!(status, 415);
+    // Over the size limit as sent.
+    let (status, _, _) = rt.block_on(post(&url, proto, vec![0; 200_000], false));
+    assert_eq!(status, 413);
+    // A gzip bomb: 50 MB of zeros in ~50 kB, refused at the 1 MB cap.
+    let (status, _, _) = rt.block_on(post(&url, proto, vec![0; 50_000_000], true));
+    assert_eq!(status, 413);
+    // Unknown path.
+    let (status, _, _) = rt.block_on(post(
+        &format!("http://127.0.0.1:{http}/v1/other"),
+        proto,
+        vec![],
+        false,
+    ));
+    assert_eq!(status, 404);
+    // Still serving.
+    let logs = std::fs::read(Path::new(PEER).join("logs.json")).unwrap();
+    let (status, _, _) = rt.block_on(post(&url, "application/json", logs, false));
+    assert_eq!(status, 200);
+    let metrics = support::http_get(admin, "/debug/metrics").unwrap().1;
+    let errors = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("logbridge_component_errors_total") && l.contains("component_id=\"in\"")
+        })
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        errors.ends_with(" 2"),
+        "two undecodable bodies counted: {errors}"
+    );
+}
+
+/// Requests beyond `max_concurrent_requests` get 429 with Retry-After, and
+/// a pipeline that cannot deliver gets 503 with Retry-After: nothing is
+/// queued without bound.
+#[test]
+fn overload_is_answered_with_retry_after() {
+    let env = Env::new();
+    let (grpc, http, dead) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{grpc}"
+http.address = "127.0.0.1:{http}"
+receive.max_concurrent_requests = 1
+receive.ack_timeout_secs = 2
+[sinks.out]
+type = "otlp"
+inputs = ["in.logs"]
+protocol = "http"
+endpoint = "http://127.0.0.1:{dead}"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_listening(&mut p, http);
+    let rt = runtime();
+    let url = format!("http://127.0.0.1:{http}/v1/logs");
+    let logs = std::fs::read(Path::new(PEER).join("logs.json")).unwrap();
+    rt.block_on(async {
+        let first = tokio::spawn(post_owned(url.clone(), logs.clone()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (status, retry_after, _) = post(&url, "application/json", logs.clone(), false).await;
+        assert_eq!(status, 429);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        let (status, retry_after, _) = first.await.unwrap();
+        assert_eq!(status, 503, "the sink cannot deliver: retry later");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+    });
+}
+
+async fn post_owned(url: String, body: Vec<u8>) -> (u16, Option<String>, String) {
+    post(&url, "application/json", body, false).await
+}
+
+/// TLS with client certificates and a bearer token on the receiver; the
+/// sink presents both and trusts the test CA.
+#[test]
+fn mutual_tls_and_credentials() {
+    let env = Env::new();
+    let pki = Pki::new(env.dir.path());
+    let (grpc, http, relay_grpc, relay_http) = (free_port(), free_port(), free_port(), free_port());
+    let secure = env.write(
+        "secure.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/secure"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{grpc}"
+grpc.tls.crt_file = "{crt}"
+grpc.tls.key_file = "{key}"
+grpc.tls.ca_file = "{ca}"
+http.address = "127.0.0.1:{http}"
+http.tls.crt_file = "{crt}"
+http.tls.key_file = "{key}"
+http.tls.ca_file = "{ca}"
+auth.strategy = "bearer"
+auth.token = "s3cret"
+[sinks.out]
+type = "file"
+inputs = ["in.logs"]
+path = "{{dir}}/out/logs.json"
+encoding.codec = "json"
+"#,
+            crt = pki.server_crt.display(),
+            key = pki.server_key.display(),
+            ca = pki.ca.display(),
+        ),
+    );
+    let relay = env.write(
+        "relay.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/relay"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{relay_grpc}"
+http.address = "127.0.0.1:{relay_http}"
+[sinks.out]
+type = "otlp"
+inputs = ["in.logs"]
+endpoint = "https://127.0.0.1:{grpc}"
+headers.authorization = "Bearer s3cret"
+tls.ca_file = "{ca}"
+tls.crt_file = "{ccrt}"
+tls.key_file = "{ckey}"
+batch.timeout_secs = 0.05
+"#,
+            ca = pki.ca.display(),
+            ccrt = pki.client_crt.display(),
+            ckey = pki.client_key.display(),
+        ),
+    );
+    let mut s = Proc(env.spawn(&secure, &["--no-admin"]));
+    let mut r = Proc(env.spawn(&relay, &["--no-admin"]));
+    wait_listening(&mut s, http);
+    wait_listening(&mut r, relay_http);
+    let rt = runtime();
+    let logs = std::fs::read(Path::new(PEER).join("logs.json")).unwrap();
+    // Through the relay: gRPC over mutual TLS with the token.
+    let (status, _, body) = rt.block_on(post(
+        &format!("http://127.0.0.1:{relay_http}/v1/logs"),
+        "application/json",
+        logs.clone(),
+        false,
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(wait_for(Duration::from_secs(5), || support::read_lines(
+        &env.path("out")
+    )
+    .iter()
+    .any(|l| l.contains("Example log record"))));
+
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&pki.ca).unwrap()).unwrap();
+    let mut identity_pem = std::fs::read(&pki.client_crt).unwrap();
+    identity_pem.extend(std::fs::read(&pki.client_key).unwrap());
+    let identity = reqwest::Identity::from_pem(&identity_pem).unwrap();
+    let url = format!("https://127.0.0.1:{http}/v1/logs");
+    rt.block_on(async {
+        // No client certificate: the handshake fails.
+        let anonymous = reqwest::Client::builder()
+            .add_root_certificate(ca.clone())
+            .build()
+            .unwrap();
+        let r = anonymous
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer s3cret")
+            .body(logs.clone())
+            .send()
+            .await;
+        assert!(r.is_err(), "served without a client certificate");
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .identity(identity)
+            .build()
+            .unwrap();
+        // A certificate but the wrong token.
+        let r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer wrong")
+            .body(logs.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        // Both.
+        let r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer s3cret")
+            .body(logs.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    });
+}
