@@ -68,12 +68,14 @@ pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("demo", logbridge_sources::demo::DemoConfig),
     source!("file", logbridge_sources::file::FileConfig),
     source!("http", logbridge_net::HttpSourceConfig),
+    source!("jaeger", logbridge_net::JaegerSourceConfig),
     source!("kafka", logbridge_kafka::KafkaSourceConfig),
     // Vector's name for the same source.
     source!("opentelemetry", logbridge_net::OtlpSourceConfig),
     source!("otlp", logbridge_net::OtlpSourceConfig),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
     source!("syslog", logbridge_net::SyslogSourceConfig),
+    source!("zipkin", logbridge_net::ZipkinSourceConfig),
 ];
 
 pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[

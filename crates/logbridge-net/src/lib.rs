@@ -7,12 +7,13 @@
 //! handing data to the pipeline, answering after the sinks' acknowledgement)
 //! and [`rpc`] (`google.rpc` error details). The protocol components are
 //! built on it, one module each: [`otlp`], [`http_source`], [`syslog`],
-//! [`redis_stream`].
+//! [`redis_stream`], [`jaeger`], [`zipkin`].
 //!
 //! Protocol conversions (OTLP, ...) live in their own crates and do no I/O;
 //! this crate is the transport.
 
 pub mod http_source;
+pub mod jaeger;
 pub mod otlp;
 pub mod receive;
 pub mod redis_stream;
@@ -21,11 +22,14 @@ pub mod rpc;
 pub mod server;
 pub mod syslog;
 pub mod tls;
+pub mod zipkin;
 
 pub use http_source::HttpSourceConfig;
+pub use jaeger::JaegerSourceConfig;
 pub use otlp::{OtlpSinkConfig, OtlpSourceConfig};
 pub use redis_stream::RedisStreamSinkConfig;
 pub use syslog::SyslogSourceConfig;
+pub use zipkin::ZipkinSourceConfig;
 
 /// Now, in nanoseconds since the epoch (0 if the clock is before 1970).
 pub(crate) fn now_nanos() -> i64 {

@@ -17,7 +17,8 @@ use http_body_util::BodyExt;
 use logbridge_component::BuildError;
 use serde::Deserialize;
 
-use crate::receive::{RETRY_AFTER_SECS, ReceiveConfig, Refusal};
+use crate::receive::{RETRY_AFTER_SECS, ReceiveConfig, Receiver, Refusal};
+use logbridge_event::Event;
 
 /// Who may send to a receiver.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -193,6 +194,40 @@ fn inflate(reader: impl Read, max: usize, what: &str) -> Result<Bytes, HttpError
         ));
     }
     Ok(Bytes::from(out))
+}
+
+/// What every HTTP push endpoint does with a request: check credentials,
+/// take an admission slot, read the body within the limits, decode it on
+/// the blocking pool (milliseconds of CPU for a large body must not stall
+/// the runtime's workers), and deliver the events, waiting for the sinks.
+/// A decode error is a 400, counted.
+pub async fn receive_push(
+    receiver: &Receiver,
+    auth: Option<&str>,
+    limits: &ReceiveConfig,
+    headers: &HeaderMap,
+    body: Body,
+    output: Option<&str>,
+    decode: impl FnOnce(Bytes) -> Result<Vec<Event>, String> + Send + 'static,
+) -> Result<(), HttpError> {
+    if let Some(expected) = auth
+        && !authorized(headers, expected)
+    {
+        receiver.metrics().add_error();
+        return Err(HttpError::unauthorized());
+    }
+    let _admission = receiver.admit()?;
+    let body = read_body(headers, body, limits).await?;
+    let size = body.len();
+    let events = tokio::task::spawn_blocking(move || decode(body))
+        .await
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            receiver.metrics().add_error();
+            HttpError::bad_request(e)
+        })?;
+    receiver.deliver(output, events, size).await?;
+    Ok(())
 }
 
 /// The media type of a request, without parameters, lower-cased.

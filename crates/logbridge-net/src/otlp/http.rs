@@ -12,7 +12,7 @@ use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 
-use crate::request::{HttpError, authorized, content_type, read_body};
+use crate::request::{HttpError, content_type, receive_push};
 use crate::rpc::RpcStatus;
 
 use super::signal::Signal;
@@ -53,43 +53,20 @@ async fn export(shared: Shared, signal: Signal, headers: HeaderMap, body: Body) 
             return error(e, false);
         }
     };
-    match handle(&shared, signal, &headers, body, json).await {
+    let result = receive_push(
+        &shared.receiver,
+        shared.auth.as_deref(),
+        &shared.limits,
+        &headers,
+        body,
+        Some(signal.output()),
+        move |body| signal.decode(&body, json),
+    )
+    .await;
+    match result {
         Ok(()) => success(json),
-        Err(e) => {
-            if e.status == StatusCode::BAD_REQUEST {
-                shared.receiver.metrics().add_error();
-            }
-            error(e, json)
-        }
+        Err(e) => error(e, json),
     }
-}
-
-async fn handle(
-    shared: &Shared,
-    signal: Signal,
-    headers: &HeaderMap,
-    body: Body,
-    json: bool,
-) -> Result<(), HttpError> {
-    if let Some(expected) = &shared.auth
-        && !authorized(headers, expected)
-    {
-        return Err(HttpError::unauthorized());
-    }
-    let _admission = shared.receiver.admit()?;
-    let body = read_body(headers, body, &shared.limits).await?;
-    let size = body.len();
-    // Decoding a large body is milliseconds of CPU: keep it off the
-    // runtime's workers.
-    let events = tokio::task::spawn_blocking(move || signal.decode(&body, json))
-        .await
-        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(HttpError::bad_request)?;
-    shared
-        .receiver
-        .deliver(Some(signal.output()), events, size)
-        .await?;
-    Ok(())
 }
 
 /// An empty `Export*ServiceResponse`: no partial success to report. The
