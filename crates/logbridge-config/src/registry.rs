@@ -70,9 +70,12 @@ pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("http", logbridge_net::HttpSourceConfig),
     source!("jaeger", logbridge_net::JaegerSourceConfig),
     source!("kafka", logbridge_kafka::KafkaSourceConfig),
+    source!("loki", logbridge_net::LokiSourceConfig),
     // Vector's name for the same source.
     source!("opentelemetry", logbridge_net::OtlpSourceConfig),
     source!("otlp", logbridge_net::OtlpSourceConfig),
+    source!("prometheus_remote_write", logbridge_net::PrometheusRemoteWriteSourceConfig),
+    source!("prometheus_scrape", logbridge_net::PrometheusScrapeConfig),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
     source!("syslog", logbridge_net::SyslogSourceConfig),
     source!("zipkin", logbridge_net::ZipkinSourceConfig),
@@ -91,7 +94,10 @@ pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
     sink!("console", logbridge_sinks::console::ConsoleConfig),
     sink!("file", logbridge_sinks::file::FileSinkConfig),
     sink!("kafka", logbridge_kafka::KafkaSinkConfig),
+    sink!("loki", logbridge_net::LokiSinkConfig),
     sink!("otlp", logbridge_net::OtlpSinkConfig),
+    sink!("prometheus_exporter", logbridge_net::PrometheusExporterConfig),
+    sink!("prometheus_remote_write", logbridge_net::PrometheusRemoteWriteSinkConfig),
     sink!("redis_stream", logbridge_net::RedisStreamSinkConfig),
 ];
 

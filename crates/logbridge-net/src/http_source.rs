@@ -24,12 +24,10 @@ use logbridge_component::{
 };
 use logbridge_event::{Event, KeyString, LogRecord, ObjectMap, Value};
 use serde::Deserialize;
-use tracing::info;
 
 use crate::now_nanos;
-use crate::receive::{ReceiveConfig, Receiver};
+use crate::receive::{PushContext, ReceiveConfig, check_listener, serve};
 use crate::request::{AuthConfig, HttpError, authorized, content_type, read_body};
-use crate::server::Server;
 use crate::tls::TlsServerConfig;
 
 /// Receives logs over HTTP POST (or PUT).
@@ -98,14 +96,7 @@ impl SourceConfig for HttpSourceConfig {
                 "max_line_bytes must be above 0",
             ));
         }
-        self.receive.validate("receive.")?;
-        if let Some(auth) = &self.auth {
-            auth.validate()?;
-        }
-        let tls = match &self.tls {
-            Some(t) => Some(t.server_config(&[b"h2", b"http/1.1"])?),
-            None => None,
-        };
+        let tls = check_listener("", self.tls.as_ref(), self.auth.as_ref(), &self.receive)?;
         let headers = self
             .headers
             .iter()
@@ -138,8 +129,7 @@ struct HttpSource {
 
 #[derive(Clone)]
 struct Shared {
-    receiver: Receiver,
-    auth: Option<Arc<str>>,
+    push: PushContext,
     config: Arc<HttpSourceConfig>,
     headers: Arc<[http::HeaderName]>,
     id: Arc<str>,
@@ -149,21 +139,14 @@ struct Shared {
 impl Source for HttpSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
         let shared = Shared {
-            receiver: Receiver::new(cx.out.clone(), cx.metrics.clone(), &self.config.receive),
-            auth: self
-                .config
-                .auth
-                .as_ref()
-                .map(|a| Arc::from(a.expected_header())),
+            push: PushContext::new(&cx, self.config.auth.as_ref(), &self.config.receive),
             config: Arc::new(self.config.clone()),
             headers: self.headers.into(),
             id: Arc::from(cx.id.as_str()),
         };
-        let server = Server::bind(self.config.address, self.tls.clone()).await?;
-        info!(message = "Listening for HTTP.", address = %server.local_addr()?, tls = self.tls.is_some());
         let router = Router::new().fallback(receive).with_state(shared);
-        server.serve(router, cx.shutdown.clone()).await;
-        Ok(())
+        let address = self.config.address;
+        serve(address, self.tls, router, "http", &cx.shutdown).await
     }
 }
 
@@ -191,7 +174,7 @@ async fn receive(
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => {
             if e.status == StatusCode::BAD_REQUEST {
-                shared.receiver.metrics().add_error();
+                shared.push.receiver.metrics().add_error();
             }
             e.into_response()
         }
@@ -204,13 +187,13 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), HttpError> {
-    if let Some(expected) = &shared.auth
+    if let Some(expected) = &shared.push.auth
         && !authorized(headers, expected)
     {
         return Err(HttpError::unauthorized());
     }
-    let _admission = shared.receiver.admit()?;
-    let body = read_body(headers, body, &shared.config.receive).await?;
+    let _admission = shared.push.receiver.admit()?;
+    let body = read_body(headers, body, &shared.push.limits).await?;
     let size = body.len();
     let decoding = match shared.config.decoding {
         HttpDecoding::Auto => match content_type(headers).as_str() {
@@ -232,13 +215,11 @@ async fn handle(
             .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .map_err(HttpError::bad_request)?;
     if !dropped.is_empty() {
-        shared.receiver.metrics().add_error();
-        shared
-            .receiver
-            .deliver(Some(DROPPED_OUTPUT), dropped, 0)
-            .await?;
+        shared.push.receiver.metrics().add_error();
+        let receiver = &shared.push.receiver;
+        receiver.deliver(Some(DROPPED_OUTPUT), dropped, 0).await?;
     }
-    shared.receiver.deliver(None, good, size).await?;
+    shared.push.receiver.deliver(None, good, size).await?;
     Ok(())
 }
 

@@ -29,9 +29,8 @@ use serde::Deserialize;
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use crate::receive::{ReceiveConfig, Receiver};
-use crate::request::{AuthConfig, receive_push};
-use crate::server::Server;
+use crate::receive::{PushContext, ReceiveConfig, check_listener, serve};
+use crate::request::{AuthConfig, HttpError};
 use crate::tls::TlsServerConfig;
 
 /// Receives Jaeger spans over UDP (Thrift compact or binary) and HTTP
@@ -134,14 +133,12 @@ impl SourceConfig for JaegerSourceConfig {
                 ));
             }
         }
-        http.receive.validate("thrift_http.receive.")?;
-        if let Some(auth) = &http.auth {
-            auth.validate()?;
-        }
-        let tls = match &http.tls {
-            Some(t) if http.enabled => Some(t.server_config(&[b"h2", b"http/1.1"])?),
-            _ => None,
-        };
+        let tls = check_listener(
+            "thrift_http.",
+            http.tls.as_ref().filter(|_| http.enabled),
+            http.auth.as_ref(),
+            &http.receive,
+        )?;
         Ok(Box::new(JaegerSource {
             config: self.clone(),
             tls,
@@ -160,13 +157,6 @@ impl SourceConfig for JaegerSourceConfig {
 struct JaegerSource {
     config: JaegerSourceConfig,
     tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-#[derive(Clone)]
-struct Shared {
-    receiver: Receiver,
-    auth: Option<Arc<str>>,
-    limits: Arc<ReceiveConfig>,
 }
 
 type Decode = fn(&Bytes) -> Result<Vec<Span>, logbridge_trace_formats::Error>;
@@ -200,21 +190,13 @@ impl Source for JaegerSource {
         }
         let http = &self.config.thrift_http;
         if http.enabled {
-            let shared = Shared {
-                receiver: Receiver::new(cx.out.clone(), cx.metrics.clone(), &http.receive),
-                auth: http.auth.as_ref().map(|a| Arc::from(a.expected_header())),
-                limits: Arc::new(http.receive.clone()),
-            };
-            let server = Server::bind(http.address, self.tls.clone()).await?;
-            info!(message = "Listening for Jaeger Thrift over HTTP.", address = %server.local_addr()?, tls = self.tls.is_some());
+            let push = PushContext::new(&cx, http.auth.as_ref(), &http.receive);
             let router = Router::new()
                 .route("/api/traces", post(traces))
-                .with_state(shared);
-            let shutdown = cx.shutdown.clone();
-            tasks.push(Box::pin(async move {
-                server.serve(router, shutdown).await;
-                Ok(())
-            }));
+                .with_state(push);
+            let what = "jaeger thrift over http";
+            let serving = serve(http.address, self.tls.clone(), router, what, &cx.shutdown);
+            tasks.push(Box::pin(serving));
         }
         for result in futures::future::join_all(tasks).await {
             result?;
@@ -264,15 +246,9 @@ async fn udp_loop(
     }
 }
 
-async fn traces(State(shared): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let result = receive_push(
-        &shared.receiver,
-        shared.auth.as_deref(),
-        &shared.limits,
-        &headers,
-        body,
-        None,
-        |body| {
+async fn traces(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
+    let result = push
+        .push(&headers, body, None, |body| {
             jaeger::decode_batch_binary_bytes(&body)
                 .map(|spans| {
                     spans
@@ -280,10 +256,9 @@ async fn traces(State(shared): State<Shared>, headers: HeaderMap, body: Body) ->
                         .map(|s| Event::Span(Box::new(s)))
                         .collect()
                 })
-                .map_err(|e| e.to_string())
-        },
-    )
-    .await;
+                .map_err(|e| HttpError::bad_request(e.to_string()))
+        })
+        .await;
     match result {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => e.into_response(),

@@ -4,17 +4,21 @@
 //! TLS, HTTP/1.1 and HTTP/2, graceful shutdown), [`tls`] (rustls from PEM
 //! files, mutual TLS), [`request`] (credentials, body limits, bounded
 //! decompression, error responses), [`receive`] (admission under a bound,
-//! handing data to the pipeline, answering after the sinks' acknowledgement)
-//! and [`rpc`] (`google.rpc` error details). The protocol components are
-//! built on it, one module each: [`otlp`], [`http_source`], [`syslog`],
-//! [`redis_stream`], [`jaeger`], [`zipkin`].
+//! handing data to the pipeline, answering after the sinks' acknowledgement),
+//! [`client`] (what HTTP senders share) and [`rpc`] (`google.rpc` error
+//! details). The protocol components are built on it, one module each:
+//! [`otlp`], [`http_source`], [`syslog`], [`redis_stream`], [`loki`],
+//! [`prometheus`], [`jaeger`], [`zipkin`].
 //!
 //! Protocol conversions (OTLP, ...) live in their own crates and do no I/O;
 //! this crate is the transport.
 
+pub mod client;
 pub mod http_source;
 pub mod jaeger;
+pub mod loki;
 pub mod otlp;
+pub mod prometheus;
 pub mod receive;
 pub mod redis_stream;
 pub mod request;
@@ -26,7 +30,12 @@ pub mod zipkin;
 
 pub use http_source::HttpSourceConfig;
 pub use jaeger::JaegerSourceConfig;
+pub use loki::{LokiSinkConfig, LokiSourceConfig};
 pub use otlp::{OtlpSinkConfig, OtlpSourceConfig};
+pub use prometheus::{
+    PrometheusExporterConfig, PrometheusRemoteWriteSinkConfig, PrometheusRemoteWriteSourceConfig,
+    PrometheusScrapeConfig,
+};
 pub use redis_stream::RedisStreamSinkConfig;
 pub use syslog::SyslogSourceConfig;
 pub use zipkin::ZipkinSourceConfig;

@@ -226,3 +226,87 @@ impl Receiver {
         }
     }
 }
+
+/// What the request handlers of one push receiver share: delivery, the
+/// exact `Authorization` value required (if any), and the limits. Cheap
+/// to clone (one per request).
+#[derive(Clone)]
+pub struct PushContext {
+    pub receiver: Receiver,
+    pub auth: Option<Arc<str>>,
+    pub limits: Arc<ReceiveConfig>,
+}
+
+impl PushContext {
+    pub fn new(
+        cx: &logbridge_component::SourceContext,
+        auth: Option<&crate::request::AuthConfig>,
+        receive: &ReceiveConfig,
+    ) -> PushContext {
+        PushContext {
+            receiver: Receiver::new(cx.out.clone(), cx.metrics.clone(), receive),
+            auth: auth.map(|a| Arc::from(a.expected_header())),
+            limits: Arc::new(receive.clone()),
+        }
+    }
+
+    /// Takes one request's body to the pipeline; see
+    /// [`crate::request::receive_push`].
+    pub async fn push(
+        &self,
+        headers: &http::HeaderMap,
+        body: axum::body::Body,
+        output: Option<&str>,
+        decode: impl FnOnce(bytes::Bytes) -> Result<Vec<Event>, crate::request::HttpError>
+        + Send
+        + 'static,
+    ) -> Result<(), crate::request::HttpError> {
+        crate::request::receive_push(
+            &self.receiver,
+            self.auth.as_deref(),
+            &self.limits,
+            headers,
+            body,
+            output,
+            decode,
+        )
+        .await
+    }
+}
+
+/// Checks the options every push receiver has (limits, credentials, TLS)
+/// and builds its TLS configuration; `prefix` names where they sit in the
+/// component's options (`""`, `"http."`).
+pub fn check_listener(
+    prefix: &str,
+    tls: Option<&crate::tls::TlsServerConfig>,
+    auth: Option<&crate::request::AuthConfig>,
+    receive: &ReceiveConfig,
+) -> Result<Option<Arc<rustls::ServerConfig>>, BuildError> {
+    receive.validate(&format!("{prefix}receive."))?;
+    if let Some(auth) = auth {
+        auth.validate()?;
+    }
+    tls.map(|t| t.server_config(&[b"h2", b"http/1.1"]))
+        .transpose()
+        .map_err(|mut e| {
+            e.option = e.option.map(|o| format!("{prefix}{o}"));
+            e
+        })
+}
+
+/// Binds `address` and serves `router` until `shutdown`, saying where it
+/// listens for `what`.
+pub async fn serve(
+    address: std::net::SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: axum::Router,
+    what: &str,
+    shutdown: &logbridge_component::ShutdownSignal,
+) -> Result<(), logbridge_component::ComponentError> {
+    let secure = tls.is_some();
+    let server = crate::server::Server::bind(address, tls).await?;
+    tracing::info!(message = "Listening.", %what, address = %server.local_addr()?, tls = secure);
+    server.serve(router, shutdown.clone()).await;
+    Ok(())
+}

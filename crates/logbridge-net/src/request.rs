@@ -200,7 +200,8 @@ fn inflate(reader: impl Read, max: usize, what: &str) -> Result<Bytes, HttpError
 /// take an admission slot, read the body within the limits, decode it on
 /// the blocking pool (milliseconds of CPU for a large body must not stall
 /// the runtime's workers), and deliver the events, waiting for the sinks.
-/// A decode error is a 400, counted.
+/// A body that is too large, does not inflate or does not decode is
+/// counted as an error; its answer is 413 or the decoder's (400 mostly).
 pub async fn receive_push(
     receiver: &Receiver,
     auth: Option<&str>,
@@ -208,7 +209,7 @@ pub async fn receive_push(
     headers: &HeaderMap,
     body: Body,
     output: Option<&str>,
-    decode: impl FnOnce(Bytes) -> Result<Vec<Event>, String> + Send + 'static,
+    decode: impl FnOnce(Bytes) -> Result<Vec<Event>, HttpError> + Send + 'static,
 ) -> Result<(), HttpError> {
     if let Some(expected) = auth
         && !authorized(headers, expected)
@@ -217,15 +218,14 @@ pub async fn receive_push(
         return Err(HttpError::unauthorized());
     }
     let _admission = receiver.admit()?;
-    let body = read_body(headers, body, limits).await?;
+    let body = read_body(headers, body, limits)
+        .await
+        .inspect_err(|_| receiver.metrics().add_error())?;
     let size = body.len();
     let events = tokio::task::spawn_blocking(move || decode(body))
         .await
         .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| {
-            receiver.metrics().add_error();
-            HttpError::bad_request(e)
-        })?;
+        .inspect_err(|_| receiver.metrics().add_error())?;
     receiver.deliver(output, events, size).await?;
     Ok(())
 }

@@ -16,11 +16,9 @@ use logbridge_component::{
 };
 use logbridge_event::{DataKind, Event};
 use serde::Deserialize;
-use tracing::info;
 
-use crate::receive::{ReceiveConfig, Receiver};
-use crate::request::{AuthConfig, HttpError, content_type, receive_push};
-use crate::server::Server;
+use crate::receive::{PushContext, ReceiveConfig, check_listener, serve};
+use crate::request::{AuthConfig, HttpError, content_type};
 use crate::tls::TlsServerConfig;
 
 /// Receives Zipkin v2 JSON spans.
@@ -47,14 +45,7 @@ fn default_address() -> SocketAddr {
 
 impl SourceConfig for ZipkinSourceConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
-        self.receive.validate("receive.")?;
-        if let Some(auth) = &self.auth {
-            auth.validate()?;
-        }
-        let tls = match &self.tls {
-            Some(t) => Some(t.server_config(&[b"h2", b"http/1.1"])?),
-            None => None,
-        };
+        let tls = check_listener("", self.tls.as_ref(), self.auth.as_ref(), &self.receive)?;
         Ok(Box::new(ZipkinSource {
             config: self.clone(),
             tls,
@@ -75,36 +66,19 @@ struct ZipkinSource {
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-#[derive(Clone)]
-struct Shared {
-    receiver: Receiver,
-    auth: Option<Arc<str>>,
-    limits: Arc<ReceiveConfig>,
-}
-
 #[async_trait::async_trait]
 impl Source for ZipkinSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
-        let shared = Shared {
-            receiver: Receiver::new(cx.out.clone(), cx.metrics.clone(), &self.config.receive),
-            auth: self
-                .config
-                .auth
-                .as_ref()
-                .map(|a| Arc::from(a.expected_header())),
-            limits: Arc::new(self.config.receive.clone()),
-        };
-        let server = Server::bind(self.config.address, self.tls.clone()).await?;
-        info!(message = "Listening for Zipkin spans.", address = %server.local_addr()?, tls = self.tls.is_some());
+        let push = PushContext::new(&cx, self.config.auth.as_ref(), &self.config.receive);
         let router = Router::new()
             .route("/api/v2/spans", post(spans))
-            .with_state(shared);
-        server.serve(router, cx.shutdown.clone()).await;
-        Ok(())
+            .with_state(push);
+        let address = self.config.address;
+        serve(address, self.tls, router, "zipkin spans", &cx.shutdown).await
     }
 }
 
-async fn spans(State(shared): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn spans(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
     let media = content_type(&headers);
     if !(media.is_empty() || media == "application/json") {
         return HttpError::new(
@@ -113,14 +87,8 @@ async fn spans(State(shared): State<Shared>, headers: HeaderMap, body: Body) -> 
         )
         .into_response();
     }
-    let result = receive_push(
-        &shared.receiver,
-        shared.auth.as_deref(),
-        &shared.limits,
-        &headers,
-        body,
-        None,
-        |body| {
+    let result = push
+        .push(&headers, body, None, |body| {
             logbridge_trace_formats::zipkin::decode_spans_json_bytes(&body)
                 .map(|spans| {
                     spans
@@ -128,10 +96,9 @@ async fn spans(State(shared): State<Shared>, headers: HeaderMap, body: Body) -> 
                         .map(|s| Event::Span(Box::new(s)))
                         .collect()
                 })
-                .map_err(|e| e.to_string())
-        },
-    )
-    .await;
+                .map_err(|e| HttpError::bad_request(e.to_string()))
+        })
+        .await;
     match result {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => e.into_response(),

@@ -36,14 +36,14 @@ use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::{Status, service::Routes};
 
+use crate::receive::PushContext;
 use crate::receive::{RETRY_AFTER_SECS, Refusal};
 use crate::request::authorized;
 use crate::rpc::retry_details;
 
 use super::signal::Signal;
-use super::source::Shared;
 
-pub(super) fn router(shared: Shared) -> Router {
+pub(super) fn router(shared: PushContext) -> Router {
     let max = shared.limits.max_decompressed_bytes;
     let logs = LogsServiceServer::new(Service(shared.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
@@ -67,7 +67,7 @@ pub(super) fn router(shared: Shared) -> Router {
 /// Refuses requests without the configured credentials, and admits the
 /// others under the bound on requests in flight, before tonic reads and
 /// decodes them (so an overloaded receiver does not decode first).
-async fn admit(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+async fn admit(State(shared): State<PushContext>, request: Request, next: Next) -> Response {
     if let Some(expected) = &shared.auth
         && !authorized(request.headers(), expected)
     {
@@ -82,7 +82,7 @@ async fn admit(State(shared): State<Shared>, request: Request, next: Next) -> Re
 }
 
 #[derive(Clone)]
-struct Service(Shared);
+struct Service(PushContext);
 
 impl Service {
     async fn accept(&self, signal: Signal, events: Vec<Event>, size: usize) -> Result<(), Status> {

@@ -12,16 +12,16 @@ use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 
-use crate::request::{HttpError, content_type, receive_push};
+use crate::receive::PushContext;
+use crate::request::{HttpError, content_type};
 use crate::rpc::RpcStatus;
 
 use super::signal::Signal;
-use super::source::Shared;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-pub(super) fn router(shared: Shared) -> Router {
+pub(super) fn router(shared: PushContext) -> Router {
     Router::new()
         .route(Signal::Logs.http_path(), post(logs))
         .route(Signal::Metrics.http_path(), post(metrics))
@@ -29,19 +29,19 @@ pub(super) fn router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-async fn logs(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn logs(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
     export(s, Signal::Logs, headers, body).await
 }
 
-async fn metrics(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn metrics(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
     export(s, Signal::Metrics, headers, body).await
 }
 
-async fn traces(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn traces(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
     export(s, Signal::Traces, headers, body).await
 }
 
-async fn export(shared: Shared, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+async fn export(shared: PushContext, signal: Signal, headers: HeaderMap, body: Body) -> Response {
     let json = match content_type(&headers).as_str() {
         PROTOBUF => false,
         JSON => true,
@@ -53,16 +53,11 @@ async fn export(shared: Shared, signal: Signal, headers: HeaderMap, body: Body) 
             return error(e, false);
         }
     };
-    let result = receive_push(
-        &shared.receiver,
-        shared.auth.as_deref(),
-        &shared.limits,
-        &headers,
-        body,
-        Some(signal.output()),
-        move |body| signal.decode(&body, json),
-    )
-    .await;
+    let result = shared
+        .push(&headers, body, Some(signal.output()), move |body| {
+            signal.decode(&body, json).map_err(HttpError::bad_request)
+        })
+        .await;
     match result {
         Ok(()) => success(json),
         Err(e) => error(e, json),

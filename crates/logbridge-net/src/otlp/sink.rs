@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use logbridge_component::telemetry::{ComponentMetrics, RateLimit};
+use logbridge_component::telemetry::RateLimit;
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, Sink, SinkConfig, SinkContext,
 };
@@ -29,6 +29,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
+use crate::client::{build_client, extra_headers, give_up, gzip, jitter, seconds};
 use crate::tls::TlsClientConfig;
 
 use super::signal::Signal;
@@ -125,17 +126,6 @@ fn default_max_backoff_secs() -> f64 {
     30.0
 }
 
-fn seconds(option: &str, v: f64) -> Result<Duration, BuildError> {
-    if v > 0.0 && v < 86_400.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(BuildError::new(
-            option,
-            format!("{option} must be above 0 and under a day"),
-        ))
-    }
-}
-
 impl SinkConfig for OtlpSinkConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         let url: reqwest::Url = self.endpoint.parse().map_err(|e| {
@@ -160,15 +150,7 @@ impl SinkConfig for OtlpSinkConfig {
         let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
         let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
         let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
-        let mut headers = Vec::new();
-        for (name, value) in &self.headers {
-            let option = format!("headers.{name}");
-            let name = HeaderName::try_from(name.to_ascii_lowercase())
-                .map_err(|e| BuildError::new(&option, e.to_string()))?;
-            let value = HeaderValue::try_from(value.as_str())
-                .map_err(|e| BuildError::new(&option, e.to_string()))?;
-            headers.push((name, value));
-        }
+        let headers = extra_headers(&self.headers)?;
         let tls = self.tls.clone().unwrap_or_default();
         tls.validate()?;
         let transport = match self.protocol {
@@ -191,13 +173,7 @@ impl SinkConfig for OtlpSinkConfig {
                 Transport::Grpc(Box::new(endpoint))
             }
             OtlpProtocol::Http => {
-                let builder = reqwest::Client::builder()
-                    .timeout(request_timeout)
-                    .connect_timeout(request_timeout);
-                let client = tls
-                    .apply_to_reqwest(builder)?
-                    .build()
-                    .map_err(|e| BuildError::new("tls", e.to_string()))?;
+                let client = build_client(Some(&tls), request_timeout)?;
                 Transport::Http {
                     client,
                     base: self.endpoint.trim_end_matches('/').to_owned(),
@@ -544,29 +520,6 @@ fn grpc_outcome(status: &tonic::Status) -> Outcome {
         },
         _ => Outcome::Refused(reason),
     }
-}
-
-/// A batch given up at shutdown stays unacknowledged upstream (a disk
-/// buffer keeps it for the next start).
-fn give_up(metrics: &ComponentMetrics) -> BatchStatus {
-    metrics.set_problem(None);
-    BatchStatus::Errored
-}
-
-/// Spreads retries of many senders over ±20% of the wait.
-fn jitter(d: Duration) -> Duration {
-    let factor = 0.8 + rand::random::<f64>() * 0.4;
-    d.mul_f64(factor)
-}
-
-fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4),
-        flate2::Compression::fast(),
-    );
-    e.write_all(data)?;
-    e.finish()
 }
 
 /// The events of one request.

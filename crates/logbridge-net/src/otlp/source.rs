@@ -11,7 +11,7 @@ use logbridge_event::DataKind;
 use serde::Deserialize;
 use tracing::info;
 
-use crate::receive::{ReceiveConfig, Receiver};
+use crate::receive::{PushContext, ReceiveConfig};
 use crate::request::AuthConfig;
 use crate::server::Server;
 use crate::tls::TlsServerConfig;
@@ -165,27 +165,10 @@ struct OtlpSource {
     http_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// What the request handlers share.
-#[derive(Clone)]
-pub(super) struct Shared {
-    pub(super) receiver: Receiver,
-    /// The exact `Authorization` value required, if any.
-    pub(super) auth: Option<Arc<str>>,
-    pub(super) limits: Arc<ReceiveConfig>,
-}
-
 #[async_trait::async_trait]
 impl Source for OtlpSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
-        let shared = Shared {
-            receiver: Receiver::new(cx.out.clone(), cx.metrics.clone(), &self.config.receive),
-            auth: self
-                .config
-                .auth
-                .as_ref()
-                .map(|a| Arc::from(a.expected_header())),
-            limits: Arc::new(self.config.receive.clone()),
-        };
+        let shared = PushContext::new(&cx, self.config.auth.as_ref(), &self.config.receive);
         let mut servers = Vec::new();
         if self.config.grpc.enabled {
             let server = Server::bind(self.config.grpc.address, self.grpc_tls.clone()).await?;

@@ -577,3 +577,50 @@ pub fn redis() -> Server {
     drop(dir);
     server
 }
+
+/// Starts Prometheus (from `PROMETHEUS`) on a free loopback port with the
+/// remote-write receiver on, its TSDB in a temporary folder, and
+/// `config_yaml` as its configuration (`{self}` replaced with its own
+/// `127.0.0.1:port`, so it can scrape itself); returns once `/-/ready`
+/// answers 200.
+pub fn prometheus(config_yaml: &str) -> Server {
+    let program = binary("PROMETHEUS");
+    let port = free_port();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        config_yaml.replace("{self}", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("prometheus.log");
+    let args = [
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", data.display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".to_owned(),
+        "--log.level=warn".to_owned(),
+    ];
+    let child = Command::new(&program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let server = Server {
+        child,
+        port,
+        log,
+        _dir: dir,
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            super::http_get(port, "/-/ready").is_some_and(|(code, _)| code == 200)
+        }),
+        "prometheus did not get ready on {port}: {}",
+        std::fs::read_to_string(&server.log).unwrap_or_default()
+    );
+    server
+}

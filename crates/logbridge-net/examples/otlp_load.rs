@@ -1,0 +1,241 @@
+//! Load generator and receiver for the OTLP traces benchmark
+//! (`scripts/bench --only otlp`): sends `--spans` spans in requests of
+//! `--batch` over OTLP/gRPC to `--target` from `--concurrency` streams at
+//! once, and listens as the downstream collector on `--listen-grpc` (and
+//! OTLP/HTTP protobuf on `--listen-http`), counting the spans that come
+//! out of the pipeline under test. Prints one JSON line: spans, seconds
+//! from the first send to the last span received, spans per second.
+//!
+//! The spans look like a web service's: about ten attributes of HTTP and
+//! database conventions, an event, one resource per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use prost::Message;
+
+struct Args {
+    target: String,
+    listen_grpc: u16,
+    listen_http: u16,
+    spans: u64,
+    batch: usize,
+    concurrency: usize,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        target: "http://127.0.0.1:4317".into(),
+        listen_grpc: 0,
+        listen_http: 0,
+        spans: 1_000_000,
+        batch: 100,
+        concurrency: 8,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--target" => a.target = value,
+            "--listen-grpc" => a.listen_grpc = value.parse().expect("--listen-grpc PORT"),
+            "--listen-http" => a.listen_http = value.parse().expect("--listen-http PORT"),
+            "--spans" => a.spans = value.parse().expect("--spans N"),
+            "--batch" => a.batch = value.parse().expect("--batch N"),
+            "--concurrency" => a.concurrency = value.parse().expect("--concurrency N"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    a
+}
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..KeyValue::default()
+    }
+}
+
+fn s(v: &str) -> any_value::Value {
+    any_value::Value::StringValue(v.into())
+}
+
+fn request(seq: u64, batch: usize) -> ExportTraceServiceRequest {
+    let spans = (0..batch as u64)
+        .map(|i| {
+            let n = seq * batch as u64 + i;
+            let start = 1_700_000_000_000_000_000 + n * 1000;
+            Span {
+                trace_id: (n / 4).to_be_bytes().repeat(2),
+                span_id: (n + 1).to_be_bytes().to_vec(),
+                parent_span_id: if n.is_multiple_of(4) {
+                    vec![]
+                } else {
+                    (n).to_be_bytes().to_vec()
+                },
+                name: [
+                    "GET /api/cart",
+                    "SELECT carts",
+                    "POST /api/pay",
+                    "redis GET",
+                ][(n % 4) as usize]
+                    .into(),
+                kind: [2, 3, 2, 3][(n % 4) as usize],
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + 1_250_000,
+                attributes: vec![
+                    kv("http.method", s("GET")),
+                    kv("http.route", s("/api/cart/{id}")),
+                    kv("http.status_code", any_value::Value::IntValue(200)),
+                    kv("net.peer.name", s("10.1.2.3")),
+                    kv("user_agent.original", s("Mozilla/5.0 (X11; Linux x86_64)")),
+                    kv("db.system", s("postgresql")),
+                    kv("db.statement", s("SELECT * FROM carts WHERE id = $1")),
+                    kv("thread.id", any_value::Value::IntValue(17)),
+                    kv("retry", any_value::Value::BoolValue(false)),
+                    kv("cart.items", any_value::Value::IntValue((n % 9) as i64)),
+                ],
+                events: vec![span::Event {
+                    time_unix_nano: start + 500_000,
+                    name: "cache miss".into(),
+                    attributes: vec![kv("key", s("cart:42"))],
+                    dropped_attributes_count: 0,
+                }],
+                ..Span::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", s("checkout")),
+                    kv("service.version", s("1.4.2")),
+                    kv("host.name", s("web-7")),
+                ],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+fn count(r: &ExportTraceServiceRequest) -> u64 {
+    r.resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len() as u64)
+        .sum()
+}
+
+#[derive(Clone)]
+struct Counter(Arc<AtomicU64>);
+
+#[tonic::async_trait]
+impl TraceService for Counter {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0
+            .fetch_add(count(request.get_ref()), Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args = parse_args();
+    let received = Arc::new(AtomicU64::new(0));
+    let grpc = tonic::service::Routes::new(
+        TraceServiceServer::new(Counter(received.clone()))
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .max_decoding_message_size(64 << 20),
+    )
+    .into_axum_router();
+    let counter = received.clone();
+    let http = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: Bytes| {
+            let counter = counter.clone();
+            async move {
+                if let Ok(r) = ExportTraceServiceRequest::decode(body) {
+                    counter.fetch_add(count(&r), Ordering::Relaxed);
+                }
+                ""
+            }
+        }),
+    );
+    for (port, router) in [(args.listen_grpc, grpc), (args.listen_http, http)] {
+        if port == 0 {
+            continue;
+        }
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .expect("bind the receiver");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    }
+    let requests = args.spans.div_ceil(args.batch as u64);
+    let prepared: Arc<Vec<ExportTraceServiceRequest>> =
+        Arc::new((0..64).map(|i| request(i, args.batch)).collect());
+    let channel = tonic::transport::Endpoint::from_shared(args.target.clone())
+        .expect("--target URL")
+        .connect_lazy();
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..args.concurrency {
+        let (channel, next, prepared) = (channel.clone(), next.clone(), prepared.clone());
+        senders.push(tokio::spawn(async move {
+            let mut client = TraceServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    return;
+                }
+                let request = prepared[(i % 64) as usize].clone();
+                // The pipeline answers "retry later" when full: do so.
+                while let Err(status) = client.export(request.clone()).await {
+                    if !matches!(
+                        status.code(),
+                        tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+                    ) {
+                        panic!("export failed: {status}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    for s in senders {
+        s.await.expect("sender");
+    }
+    let expected = requests * args.batch as u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let got = received.load(Ordering::Relaxed);
+    println!(
+        "{{\"spans\":{got},\"expected\":{expected},\"seconds\":{secs:.3},\"spans_per_sec\":{:.0}}}",
+        got as f64 / secs
+    );
+}

@@ -1,0 +1,154 @@
+//! What the components that send over HTTP share (the `otlp`, `loki` and
+//! `prometheus_remote_write` sinks, the Prometheus scraper): option
+//! checks, the client built from TLS settings, the credentials and extra
+//! headers, reading a server's `Retry-After`, spreading retries, gzip, and
+//! what a batch given up at shutdown becomes.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use logbridge_component::BuildError;
+use logbridge_component::telemetry::ComponentMetrics;
+use logbridge_event::BatchStatus;
+
+use crate::request::AuthConfig;
+use crate::tls::TlsClientConfig;
+
+/// A duration option: above 0 and under a day.
+pub fn seconds(option: &str, v: f64) -> Result<Duration, BuildError> {
+    if v > 0.0 && v < 86_400.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(BuildError::new(
+            option,
+            format!("{option} must be above 0 and under a day"),
+        ))
+    }
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn http_url(option: &str, text: &str) -> Result<reqwest::Url, BuildError> {
+    let url: reqwest::Url = text.parse().map_err(|e| {
+        BuildError::new(option, format!("invalid URL {text:?}: {e}"))
+            .with_hint("such as http://127.0.0.1:9090/metrics")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(BuildError::new(
+            option,
+            format!("{text:?} is not an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+/// An HTTP client with the TLS settings applied; `timeout` bounds
+/// connecting and each whole request (a request may set a shorter one).
+pub fn build_client(
+    tls: Option<&TlsClientConfig>,
+    timeout: Duration,
+) -> Result<reqwest::Client, BuildError> {
+    let tls = tls.cloned().unwrap_or_default();
+    tls.validate()?;
+    let builder = reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    tls.apply_to_reqwest(builder)?
+        .build()
+        .map_err(|e| BuildError::new("tls", e.to_string()))
+}
+
+/// The `Authorization` value to send, checked now.
+pub fn auth_header(auth: Option<&AuthConfig>) -> Result<Option<HeaderValue>, BuildError> {
+    let Some(auth) = auth else { return Ok(None) };
+    auth.validate()?;
+    let mut value = HeaderValue::try_from(auth.expected_header())
+        .map_err(|e| BuildError::new("auth", format!("unusable credentials: {e}")))?;
+    // Keeps the credentials out of debug output.
+    value.set_sensitive(true);
+    Ok(Some(value))
+}
+
+/// Extra request headers from a map of names to values.
+pub fn extra_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, BuildError> {
+    headers
+        .into_iter()
+        .map(|(name, value)| {
+            let option = format!("headers.{name}");
+            let name = HeaderName::try_from(name.to_ascii_lowercase())
+                .map_err(|e| BuildError::new(&option, e.to_string()))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| BuildError::new(&option, e.to_string()))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// A `Retry-After` given in seconds. (The HTTP-date form is not used by
+/// the servers these clients talk to; it falls back to the backoff.)
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Spreads retries of many senders over ±20% of the wait.
+pub fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.8 + rand::random::<f64>() * 0.4)
+}
+
+/// A request body, gzip-compressed (fast level: the network is rarely
+/// slower than the compressor here).
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::fast(),
+    );
+    e.write_all(data)?;
+    e.finish()
+}
+
+/// A batch given up at shutdown stays unacknowledged upstream (a disk
+/// buffer keeps it for the next start); its problem is no longer current.
+pub fn give_up(metrics: &ComponentMetrics) -> BatchStatus {
+    metrics.set_problem(None);
+    BatchStatus::Errored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        assert!(seconds("x", 0.0).is_err());
+        assert!(seconds("x", f64::NAN).is_err());
+        assert_eq!(seconds("x", 1.5).unwrap(), Duration::from_millis(1500));
+        assert!(http_url("e", "ftp://a/b").is_err());
+        assert!(http_url("e", "not a url").is_err());
+        assert_eq!(
+            http_url("e", "https://h:1/p").unwrap().as_str(),
+            "https://h:1/p"
+        );
+        let bearer = AuthConfig::Bearer { token: "t".into() };
+        assert_eq!(auth_header(Some(&bearer)).unwrap().unwrap(), "Bearer t");
+        assert!(auth_header(Some(&AuthConfig::Bearer { token: "".into() })).is_err());
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(http::header::RETRY_AFTER, HeaderValue::from_static(" 3 "));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+}

@@ -1,0 +1,614 @@
+//! The `loki` sink: batches logs (by count, size and time), sends each
+//! batch as one push per tenant to `<endpoint>/loki/api/v1/push`, and
+//! retries what Loki says may be retried.
+//!
+//! Retryable: HTTP 429 and 5xx (waiting `Retry-After` when given) and
+//! connection failures, with backoff. Any other answer is a refusal for
+//! good (Loki answers 400 for out-of-order or malformed entries, which
+//! would fail again): the batch is rejected, its logs counted as discarded.
+//! Logs that cannot make a stream (no labels) are discarded the same way.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, header};
+use logbridge_component::telemetry::RateLimit;
+use logbridge_component::{
+    BuildContext, BuildError, ComponentError, Sink, SinkConfig, SinkContext,
+};
+use logbridge_event::{BatchStatus, DataKind, Event, Finalizers};
+use logbridge_loki::StructuredMetadata;
+use serde::Deserialize;
+use tracing::warn;
+
+use crate::client::{
+    auth_header, build_client, extra_headers, give_up, jitter, retry_after, seconds,
+};
+use crate::now_nanos;
+use crate::request::AuthConfig;
+use crate::tls::TlsClientConfig;
+
+use super::request::{Body, Labels, Push, Rendered, RequestBuilder};
+use super::{PUSH_PATH, TENANT_HEADER};
+
+/// Pushes logs to Grafana Loki (or anything speaking its push API, such as
+/// a `loki` source).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LokiSinkConfig {
+    /// Loki's base URL, such as `http://loki:3100`; pushes go to
+    /// `/loki/api/v1/push` under it. `https://` uses TLS.
+    pub endpoint: String,
+    /// Stream labels: label name to template (`app = "{{ .app }}"`,
+    /// `job = "logbridge"`); a label whose value is missing or empty is
+    /// left out. When absent, a log's resource attributes are its labels
+    /// (what a `loki` source decoded, so streams pass through unchanged).
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Structured metadata of each entry: `attributes` (every attribute),
+    /// `attributes_except_labels` (those not already labels), or `none`.
+    #[serde(default)]
+    pub structured_metadata: MetadataMode,
+    /// The tenant (`X-Scope-OrgID`), a template such as
+    /// `{{ %loki.tenant }}` (what a `loki` source received). Logs are sent
+    /// one request per tenant; without a tenant the header is not sent.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `protobuf` (snappy-compressed, Loki's native form) or `json`.
+    #[serde(default)]
+    pub encoding: LokiEncoding,
+    /// `gzip` or `none`; only for `encoding = "json"` (protobuf bodies
+    /// are always snappy-compressed).
+    #[serde(default)]
+    pub compression: LokiCompression,
+    /// Batching: a push is sent once it holds `max_events` logs or about
+    /// `max_bytes`, or `timeout_secs` after its first log.
+    #[serde(default)]
+    pub batch: LokiBatchConfig,
+    /// Credentials to send (`Authorization: Basic` or `Bearer`).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Extra headers on every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tls: Option<TlsClientConfig>,
+    /// Seconds before a request is abandoned (and retried).
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: f64,
+    /// Longest wait between retries, in seconds (backoff doubles from
+    /// 0.1 s up to this).
+    #[serde(default = "default_max_backoff_secs")]
+    pub retry_max_backoff_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataMode {
+    None,
+    #[default]
+    Attributes,
+    AttributesExceptLabels,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LokiEncoding {
+    #[default]
+    Protobuf,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LokiCompression {
+    #[default]
+    None,
+    Gzip,
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LokiBatchConfig {
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+    /// Estimated in-memory size of the logs, which is above their
+    /// encoded size.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+    #[serde(default = "default_batch_timeout_secs")]
+    pub timeout_secs: f64,
+}
+
+impl Default for LokiBatchConfig {
+    fn default() -> Self {
+        LokiBatchConfig {
+            max_events: default_max_events(),
+            max_bytes: default_max_bytes(),
+            timeout_secs: default_batch_timeout_secs(),
+        }
+    }
+}
+
+fn default_max_events() -> usize {
+    10_000
+}
+fn default_max_bytes() -> usize {
+    4 << 20
+}
+fn default_batch_timeout_secs() -> f64 {
+    1.0
+}
+fn default_request_timeout_secs() -> f64 {
+    10.0
+}
+fn default_max_backoff_secs() -> f64 {
+    30.0
+}
+
+impl SinkConfig for LokiSinkConfig {
+    fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+        let url: reqwest::Url = self.endpoint.parse().map_err(|e| {
+            BuildError::new(
+                "endpoint",
+                format!("invalid endpoint {:?}: {e}", self.endpoint),
+            )
+            .with_hint("such as http://127.0.0.1:3100")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BuildError::new(
+                "endpoint",
+                "the endpoint must be http:// or https://",
+            ));
+        }
+        if self.batch.max_events == 0 || self.batch.max_bytes == 0 {
+            let option = if self.batch.max_events == 0 {
+                "batch.max_events"
+            } else {
+                "batch.max_bytes"
+            };
+            return Err(BuildError::new(option, format!("{option} must be above 0")));
+        }
+        let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
+        let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
+        let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
+        let body = match (self.encoding, self.compression) {
+            (LokiEncoding::Protobuf, LokiCompression::None) => Body::Protobuf,
+            (LokiEncoding::Protobuf, LokiCompression::Gzip) => {
+                return Err(BuildError::new(
+                    "compression",
+                    "protobuf pushes are always snappy-compressed",
+                )
+                .with_hint("remove compression, or use encoding = \"json\""));
+            }
+            (LokiEncoding::Json, c) => Body::Json {
+                gzip: c == LokiCompression::Gzip,
+            },
+        };
+        let labels = match &self.labels {
+            None => Labels::Resource,
+            Some(map) if map.is_empty() => {
+                return Err(BuildError::new("labels", "labels is empty")
+                    .with_hint("remove it to use each log's resource attributes as labels"));
+            }
+            Some(map) => Labels::templates(map)?,
+        };
+        let tenant = self
+            .tenant_id
+            .as_deref()
+            .map(Rendered::parse)
+            .transpose()
+            .map_err(|e| BuildError::new("tenant_id", e.0))?;
+        let metadata = match self.structured_metadata {
+            MetadataMode::None => StructuredMetadata::None,
+            MetadataMode::Attributes => StructuredMetadata::Attributes,
+            MetadataMode::AttributesExceptLabels => StructuredMetadata::AttributesExceptLabels,
+        };
+        let mut headers: HeaderMap = extra_headers(&self.headers)?.into_iter().collect();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(body.content_type()),
+        );
+        if let Some(encoding) = body.content_encoding() {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        if let Some(value) = auth_header(self.auth.as_ref())? {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let client = build_client(self.tls.as_ref(), request_timeout)?;
+        Ok(Box::new(LokiSink {
+            builder: RequestBuilder {
+                labels,
+                tenant,
+                metadata,
+                body,
+            },
+            sender: Sender {
+                client,
+                url: format!("{}{PUSH_PATH}", self.endpoint.trim_end_matches('/')),
+                headers,
+                max_backoff,
+            },
+            max_events: self.batch.max_events,
+            max_bytes: self.batch.max_bytes,
+            batch_timeout,
+        }))
+    }
+
+    fn input_kinds(&self) -> DataKind {
+        DataKind::LOG
+    }
+}
+
+struct LokiSink {
+    /// Holds templates (not `Sync`): used only between awaits.
+    builder: RequestBuilder,
+    sender: Sender,
+    max_events: usize,
+    max_bytes: usize,
+    batch_timeout: Duration,
+}
+
+/// Sends pushes and retries them; shared across awaits, so `Sync`.
+struct Sender {
+    client: reqwest::Client,
+    url: String,
+    /// Content type and encoding, credentials, the configured extras.
+    headers: HeaderMap,
+    max_backoff: Duration,
+}
+
+/// How one push attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    /// Worth trying again, after at least this long if the server said.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Refused for good.
+    Refused(String),
+}
+
+#[async_trait::async_trait]
+impl Sink for LokiSink {
+    async fn run(self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
+        let LokiSink {
+            builder,
+            sender,
+            max_events,
+            max_bytes,
+            batch_timeout,
+        } = *self;
+        let log = RateLimit::default();
+        loop {
+            let Some(first) = cx.recv().await else {
+                return Ok(());
+            };
+            let mut bytes = first.byte_size();
+            let mut events: Vec<Event> = first.events().to_vec();
+            let mut finalizers: Finalizers = first.finalizers.clone();
+            let deadline = tokio::time::Instant::now() + batch_timeout;
+            let mut ended = false;
+            while events.len() < max_events && bytes < max_bytes {
+                match tokio::time::timeout_at(deadline, cx.recv()).await {
+                    Ok(Some(batch)) => {
+                        bytes += batch.byte_size();
+                        events.extend_from_slice(batch.events());
+                        finalizers.merge(batch.finalizers.clone());
+                    }
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let (pushes, unsendable) = builder.build(&events, now_nanos());
+            drop(events);
+            let mut status = BatchStatus::Delivered;
+            if unsendable.events > 0 {
+                cx.metrics.add_error();
+                cx.metrics.add_discarded(unsendable.events, false);
+                if log.allow() {
+                    warn!(
+                        message = "Logs cannot be sent to Loki; discarding them.",
+                        events = unsendable.events,
+                        reason = unsendable.reason.as_deref().unwrap_or(""),
+                    );
+                }
+                status = BatchStatus::Rejected;
+            }
+            for push in pushes {
+                status = status.max(sender.send(&cx, push, &log).await);
+            }
+            finalizers.finish(status);
+            if ended {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Sender {
+    /// Sends one push until it is accepted, refused, or the pipeline stops.
+    async fn send(&self, cx: &SinkContext, push: Push, log: &RateLimit) -> BatchStatus {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.attempt(&push).await {
+                Outcome::Sent => {
+                    cx.metrics.add_sent(push.events, push.bytes);
+                    cx.metrics.set_problem(None);
+                    return BatchStatus::Delivered;
+                }
+                Outcome::Refused(reason) => {
+                    cx.metrics.add_error();
+                    cx.metrics.add_discarded(push.events, false);
+                    if log.allow() {
+                        warn!(message = "Loki refused a push; not retrying.", events = push.events, %reason);
+                    }
+                    return BatchStatus::Rejected;
+                }
+                Outcome::Retry { after, reason } => {
+                    cx.metrics.add_error();
+                    cx.metrics
+                        .set_problem(Some(format!("pushing to Loki failing, retrying: {reason}")));
+                    if log.allow() {
+                        warn!(message = "Pushing to Loki failed; retrying.", %reason);
+                    }
+                    let wait = after.unwrap_or(backoff).min(self.max_backoff.max(backoff));
+                    backoff = (backoff * 2).min(self.max_backoff);
+                    tokio::select! {
+                        _ = tokio::time::sleep(jitter(wait)) => {}
+                        _ = cx.shutdown.wait() => return give_up(&cx.metrics),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, push: &Push) -> Outcome {
+        let mut headers = self.headers.clone();
+        if let Some(tenant) = &push.tenant {
+            headers.insert(TENANT_HEADER, tenant.clone());
+        }
+        let response = match self
+            .client
+            .post(&self.url)
+            .headers(headers)
+            .body(push.body.clone())
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: None,
+                    reason: e.to_string(),
+                };
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Outcome::Sent;
+        }
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        let reason = format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(512)]).trim()
+        );
+        classify(status, retry_after, reason)
+    }
+}
+
+/// Loki's answers: 429 and 5xx are "later", anything else is final.
+fn classify(status: http::StatusCode, after: Option<Duration>, reason: String) -> Outcome {
+    if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Outcome::Retry { after, reason }
+    } else {
+        Outcome::Refused(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use axum::extract::State;
+    use axum::response::{IntoResponse, Response};
+    use http::StatusCode;
+    use logbridge_component::telemetry::{ComponentKind, ComponentMetrics};
+    use logbridge_component::{ShutdownSignal, channel};
+    use logbridge_event::{BatchNotifier, EventBatch, LogRecord, ObjectMap, Resource, Value};
+
+    fn config(toml_like: serde_json::Value) -> Result<Box<dyn Sink>, BuildError> {
+        let config: LokiSinkConfig = serde_json::from_value(toml_like).unwrap();
+        config.build(&BuildContext::detached(
+            "loki",
+            ComponentKind::Sink,
+            PathBuf::new(),
+        ))
+    }
+
+    #[test]
+    fn options_are_checked() {
+        use serde_json::json;
+        assert!(config(json!({"endpoint": "http://127.0.0.1:3100"})).is_ok());
+        let option = |v| config(v).err().and_then(|e| e.option);
+        assert_eq!(
+            option(json!({"endpoint": "ftp://x"})).as_deref(),
+            Some("endpoint")
+        );
+        assert_eq!(
+            option(json!({"endpoint": "http://x", "compression": "gzip"})).as_deref(),
+            Some("compression")
+        );
+        assert_eq!(
+            option(json!({"endpoint": "http://x", "labels": {"a.b": "x"}})).as_deref(),
+            Some("labels.a.b")
+        );
+        assert_eq!(
+            option(json!({"endpoint": "http://x", "labels": {"a": "{{ .x "}})).as_deref(),
+            Some("labels.a")
+        );
+        assert_eq!(
+            option(json!({"endpoint": "http://x", "batch": {"max_bytes": 0}})).as_deref(),
+            Some("batch.max_bytes")
+        );
+        assert!(
+            config(
+                json!({"endpoint": "http://x", "encoding": "json", "compression": "gzip",
+                "auth": {"strategy": "bearer", "token": "t"}, "headers": {"X-A": "b"}})
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        let after = Some(Duration::from_secs(3));
+        for code in [429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(
+                matches!(classify(status, after, String::new()), Outcome::Retry { after: a, .. } if a == after),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 404, 413] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(
+                classify(status, None, String::new()),
+                Outcome::Refused(_)
+            ));
+        }
+    }
+
+    /// A Loki stand-in answering each request with the next status of a
+    /// script (then 204), recording tenants and bodies.
+    #[derive(Clone, Default)]
+    struct Script {
+        answers: Arc<Mutex<Vec<u16>>>,
+        seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    /// A request's tenant and body.
+    type Seen = (Option<String>, bytes::Bytes);
+
+    async fn answer(
+        State(script): State<Script>,
+        headers: HeaderMap,
+        body: bytes::Bytes,
+    ) -> Response {
+        let tenant = headers
+            .get(TENANT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        script.seen.lock().unwrap().push((tenant, body));
+        let next = {
+            let mut answers = script.answers.lock().unwrap();
+            (!answers.is_empty()).then(|| answers.remove(0))
+        };
+        let status = StatusCode::from_u16(next.unwrap_or(204)).unwrap();
+        let mut response = status.into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+        }
+        response
+    }
+
+    async fn serve(script: Script) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route(PUSH_PATH, axum::routing::post(answer))
+            .with_state(script);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn batch(tenants: &[&str]) -> (EventBatch, tokio::sync::oneshot::Receiver<BatchStatus>) {
+        let events = tenants
+            .iter()
+            .enumerate()
+            .map(|(i, tenant)| {
+                let mut labels = ObjectMap::new();
+                labels.insert("job".into(), Value::from("api"));
+                let mut record = LogRecord {
+                    time_unix_nano: i as i64 + 1,
+                    body: Value::from(format!("line {i}")),
+                    resource: Some(Arc::new(Resource {
+                        attributes: labels,
+                        ..Resource::default()
+                    })),
+                    ..LogRecord::default()
+                };
+                let _ = record.insert(
+                    &logbridge_event::Path::parse("%loki.tenant").unwrap(),
+                    Value::from(*tenant),
+                );
+                Event::Log(record)
+            })
+            .collect();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let notifier = BatchNotifier::new(move |status| {
+            let _ = tx.send(status);
+        });
+        let batch = EventBatch::new(events).with_finalizers(Finalizers::new(notifier));
+        (batch, rx)
+    }
+
+    async fn run(script: &Script, tenants: &[&str]) -> BatchStatus {
+        let addr = serve(script.clone()).await;
+        let sink = config(serde_json::json!({
+            "endpoint": format!("http://{addr}"),
+            "tenant_id": "{{ %loki.tenant }}",
+            "batch": {"timeout_secs": 0.05},
+        }))
+        .unwrap();
+        let (tx, rx) = channel::bounded(100, 1 << 20);
+        let metrics = Arc::new(ComponentMetrics::new("loki", ComponentKind::Sink, "loki"));
+        let cx = SinkContext::new(
+            "loki".into(),
+            metrics,
+            PathBuf::new(),
+            ShutdownSignal::new(),
+            rx,
+        );
+        let task = tokio::spawn(sink.run(cx));
+        let (b, status) = batch(tenants);
+        tx.send(b).await.unwrap();
+        drop(tx);
+        let status = status.await.unwrap();
+        task.await.unwrap().unwrap();
+        status
+    }
+
+    #[tokio::test]
+    async fn retries_429_and_5xx_then_delivers_one_push_per_tenant() {
+        let script = Script::default();
+        script.answers.lock().unwrap().extend([429, 503]);
+        let status = run(&script, &["a", "b", "a"]).await;
+        assert_eq!(status, BatchStatus::Delivered);
+        let seen = script.seen.lock().unwrap();
+        let tenants: Vec<_> = seen.iter().map(|(t, _)| t.as_deref()).collect();
+        // Tenant a tried three times, then tenant b once.
+        assert_eq!(tenants, [Some("a"), Some("a"), Some("a"), Some("b")]);
+        let a = logbridge_loki::decode_push_protobuf(&seen[2].1, 1 << 20).unwrap();
+        assert_eq!(a.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_400_rejects_the_batch_without_retrying() {
+        let script = Script::default();
+        script.answers.lock().unwrap().push(400);
+        let status = run(&script, &["a"]).await;
+        assert_eq!(status, BatchStatus::Rejected);
+        assert_eq!(script.seen.lock().unwrap().len(), 1);
+    }
+}
