@@ -14,6 +14,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "logbridge")
+LOAD = os.path.join(ROOT, "target", "release", "examples", "otlp_load")
 
 
 def generate(path, n, seed=1):
@@ -179,12 +180,108 @@ def bench_vector(work, src, expected):
     return run("vector", [vector, "--config", cfg, "--quiet"], lambda: count_lines(out), expected)
 
 
+def otlp_run(name, cmd, spans, ready_port, env=None):
+    """Runs a pipeline under the OTLP load generator; returns (spans/s, rss_kib)."""
+    load_grpc, load_http = free_port(), free_port()
+    proc = subprocess.Popen(cmd(load_grpc, load_http), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        import socket
+
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                sys.exit(f"{name} exited early:\n{proc.stderr.read().decode(errors='replace')[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", ready_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        load = subprocess.Popen(
+            [LOAD, "--target", f"http://127.0.0.1:{ready_port}", "--listen-grpc", str(load_grpc),
+             "--listen-http", str(load_http), "--spans", str(spans)],
+            stdout=subprocess.PIPE,
+        )
+        rss = 0
+        while load.poll() is None:
+            rss = max(rss, peak_rss_kib(proc.pid))
+            time.sleep(0.05)
+        rss = max(rss, peak_rss_kib(proc.pid))
+        result = json.loads(load.stdout.read().decode().strip().splitlines()[-1])
+        if result["spans"] < result["expected"]:
+            sys.exit(f"{name}: only {result['spans']} of {result['expected']} spans arrived")
+        return result["spans_per_sec"], rss
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def bench_otlp(work, spans):
+    results = {}
+    port = free_port()
+
+    def logbridge_cmd(load_grpc, _load_http):
+        cfg = os.path.join(work, "otlp.toml")
+        with open(cfg, "w") as f:
+            f.write(f"""data_dir = "{work}/otlp-state"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{port}"
+http.enabled = false
+[sinks.out]
+type = "otlp"
+inputs = ["in.traces"]
+endpoint = "http://127.0.0.1:{load_grpc}"
+compression = "none"
+""")
+        return [BIN, "run", "-c", cfg, "--no-admin"]
+
+    results["logbridge"] = otlp_run("logbridge", logbridge_cmd, spans, port, env=dict(os.environ, LOGBRIDGE_LOG="warn"))
+    vector = shutil.which("vector")
+    if vector:
+        vport = free_port()
+
+        def vector_cmd(_load_grpc, load_http):
+            cfg = os.path.join(work, "vector-otlp.toml")
+            with open(cfg, "w") as f:
+                f.write(f"""data_dir = "{work}/vec-otlp-state"
+[sources.in]
+type = "opentelemetry"
+grpc.address = "127.0.0.1:{vport}"
+http.address = "127.0.0.1:{free_port()}"
+use_otlp_decoding = true
+[sinks.out]
+type = "opentelemetry"
+inputs = ["in.traces"]
+protocol.type = "http"
+protocol.uri = "http://127.0.0.1:{load_http}/v1/traces"
+protocol.encoding.codec = "otlp"
+""")
+            os.makedirs(os.path.join(work, "vec-otlp-state"), exist_ok=True)
+            return [vector, "--config", cfg, "--quiet"]
+
+        results["vector"] = otlp_run("vector", vector_cmd, spans, vport)
+    print(f"{'otlp traces pipeline':<24}{'spans/s':>14}{'peak RSS MiB':>14}")
+    for name, (sps, rss) in results.items():
+        print(f"{name:<24}{sps:>14,.0f}{rss / 1024:>14.1f}")
+    lb = results["logbridge"]
+    for name, (sps, rss) in results.items():
+        if name != "logbridge":
+            print(f"logbridge / {name}: {lb[0] / sps:.2f}x spans/s, {lb[1] / max(rss, 1):.2f}x peak RSS")
+    print(json.dumps({f"otlp {k}": {"spans_per_sec": round(v[0]), "peak_rss_kib": v[1]} for k, v in results.items()}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--only", choices=["file", "otlp"])
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="logbridge-bench-")
     try:
+        if args.only != "file":
+            bench_otlp(work, args.spans)
+        if args.only == "otlp":
+            return
         src = os.path.join(work, "input.log")
         expected = generate(src, args.lines)
         size = os.path.getsize(src)

@@ -74,7 +74,10 @@ pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     // Vector's name for the same source.
     source!("opentelemetry", logbridge_net::OtlpSourceConfig),
     source!("otlp", logbridge_net::OtlpSourceConfig),
-    source!("prometheus_remote_write", logbridge_net::PrometheusRemoteWriteSourceConfig),
+    source!(
+        "prometheus_remote_write",
+        logbridge_net::PrometheusRemoteWriteSourceConfig
+    ),
     source!("prometheus_scrape", logbridge_net::PrometheusScrapeConfig),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
     source!("syslog", logbridge_net::SyslogSourceConfig),
@@ -96,8 +99,14 @@ pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
     sink!("kafka", logbridge_kafka::KafkaSinkConfig),
     sink!("loki", logbridge_net::LokiSinkConfig),
     sink!("otlp", logbridge_net::OtlpSinkConfig),
-    sink!("prometheus_exporter", logbridge_net::PrometheusExporterConfig),
-    sink!("prometheus_remote_write", logbridge_net::PrometheusRemoteWriteSinkConfig),
+    sink!(
+        "prometheus_exporter",
+        logbridge_net::PrometheusExporterConfig
+    ),
+    sink!(
+        "prometheus_remote_write",
+        logbridge_net::PrometheusRemoteWriteSinkConfig
+    ),
     sink!("redis_stream", logbridge_net::RedisStreamSinkConfig),
 ];
 
