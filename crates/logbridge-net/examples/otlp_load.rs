@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::serve::ListenerExt;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -43,7 +44,7 @@ fn parse_args() -> Args {
         listen_http: 0,
         spans: 1_000_000,
         batch: 100,
-        concurrency: 8,
+        concurrency: 16,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -190,6 +191,10 @@ async fn main() {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .expect("bind the receiver");
+        // Without TCP_NODELAY, small answers wait for delayed ACKs (40 ms).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
     let requests = args.spans.div_ceil(args.batch as u64);

@@ -1,15 +1,16 @@
 //! What the components that send over HTTP share (the `otlp`, `loki` and
 //! `prometheus_remote_write` sinks, the Prometheus scraper): option
 //! checks, the client built from TLS settings, the credentials and extra
-//! headers, reading a server's `Retry-After`, spreading retries, gzip, and
-//! what a batch given up at shutdown becomes.
+//! headers, reading a server's `Retry-After`, spreading retries, gzip,
+//! gathering input into requests, and what a batch given up at shutdown
+//! becomes.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use logbridge_component::BuildError;
 use logbridge_component::telemetry::ComponentMetrics;
-use logbridge_event::BatchStatus;
+use logbridge_component::{BuildError, SinkContext};
+use logbridge_event::{BatchStatus, Event, Finalizers};
 
 use crate::request::AuthConfig;
 use crate::tls::TlsClientConfig;
@@ -151,4 +152,61 @@ mod tests {
         );
         assert_eq!(retry_after(&h), None);
     }
+}
+
+/// When a sink cuts its input into requests.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_events: usize,
+    /// `usize::MAX` for no bound on the estimated size.
+    pub max_bytes: usize,
+    /// The longest the first event of a request waits for more.
+    pub timeout: Duration,
+}
+
+/// A sink's input gathered into one request.
+pub struct Gathered {
+    pub events: Vec<Event>,
+    pub finalizers: Finalizers,
+    /// The input ended: this is the last request.
+    pub ended: bool,
+}
+
+/// Input that pauses this long closes the request early. Sources that
+/// wait for acknowledgements (push receivers) send nothing more until
+/// this request is out, so waiting for `timeout` would only add its
+/// length to every request's latency (and cap their throughput); a source
+/// reading a firehose never pauses and fills requests to their limits.
+const IDLE: Duration = Duration::from_millis(1);
+
+/// Waits for input and gathers it until a limit is reached, `timeout`
+/// after the first batch, or the input pauses; `None` once the input has
+/// ended and nothing is left.
+pub async fn gather(cx: &mut SinkContext, limits: &BatchLimits) -> Option<Gathered> {
+    let first = cx.recv().await?;
+    let mut bytes = first.byte_size();
+    let mut events: Vec<Event> = first.events().to_vec();
+    let mut finalizers = first.finalizers.clone();
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let mut ended = false;
+    while events.len() < limits.max_events && bytes < limits.max_bytes {
+        let wait = deadline.min(tokio::time::Instant::now() + IDLE);
+        match tokio::time::timeout_at(wait, cx.recv()).await {
+            Ok(Some(batch)) => {
+                bytes += batch.byte_size();
+                events.extend_from_slice(batch.events());
+                finalizers.merge(batch.finalizers.clone());
+            }
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    Some(Gathered {
+        events,
+        finalizers,
+        ended,
+    })
 }

@@ -16,13 +16,14 @@ use logbridge_component::telemetry::RateLimit;
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, Sink, SinkConfig, SinkContext,
 };
-use logbridge_event::{BatchStatus, DataKind, Event, Finalizers};
+use logbridge_event::{BatchStatus, DataKind};
 use logbridge_loki::StructuredMetadata;
 use serde::Deserialize;
 use tracing::warn;
 
 use crate::client::{
-    auth_header, build_client, extra_headers, give_up, jitter, retry_after, seconds,
+    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, jitter,
+    retry_after, seconds,
 };
 use crate::now_nanos;
 use crate::request::AuthConfig;
@@ -282,29 +283,17 @@ impl Sink for LokiSink {
             batch_timeout,
         } = *self;
         let log = RateLimit::default();
-        loop {
-            let Some(first) = cx.recv().await else {
-                return Ok(());
-            };
-            let mut bytes = first.byte_size();
-            let mut events: Vec<Event> = first.events().to_vec();
-            let mut finalizers: Finalizers = first.finalizers.clone();
-            let deadline = tokio::time::Instant::now() + batch_timeout;
-            let mut ended = false;
-            while events.len() < max_events && bytes < max_bytes {
-                match tokio::time::timeout_at(deadline, cx.recv()).await {
-                    Ok(Some(batch)) => {
-                        bytes += batch.byte_size();
-                        events.extend_from_slice(batch.events());
-                        finalizers.merge(batch.finalizers.clone());
-                    }
-                    Ok(None) => {
-                        ended = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
+        let limits = BatchLimits {
+            max_events,
+            max_bytes,
+            timeout: batch_timeout,
+        };
+        while let Some(Gathered {
+            events,
+            finalizers,
+            ended,
+        }) = gather(&mut cx, &limits).await
+        {
             let (pushes, unsendable) = builder.build(&events, now_nanos());
             drop(events);
             let mut status = BatchStatus::Delivered;
@@ -328,6 +317,7 @@ impl Sink for LokiSink {
                 return Ok(());
             }
         }
+        Ok(())
     }
 }
 
@@ -423,7 +413,9 @@ mod tests {
     use http::StatusCode;
     use logbridge_component::telemetry::{ComponentKind, ComponentMetrics};
     use logbridge_component::{ShutdownSignal, channel};
-    use logbridge_event::{BatchNotifier, EventBatch, LogRecord, ObjectMap, Resource, Value};
+    use logbridge_event::{
+        BatchNotifier, Event, EventBatch, Finalizers, LogRecord, ObjectMap, Resource, Value,
+    };
 
     fn config(toml_like: serde_json::Value) -> Result<Box<dyn Sink>, BuildError> {
         let config: LokiSinkConfig = serde_json::from_value(toml_like).unwrap();

@@ -29,7 +29,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
-use crate::client::{build_client, extra_headers, give_up, gzip, jitter, seconds};
+use crate::client::{
+    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, jitter, seconds,
+};
 use crate::tls::TlsClientConfig;
 
 use super::signal::Signal;
@@ -235,27 +237,17 @@ impl Sink for OtlpSink {
             Transport::Grpc(endpoint) => Some(endpoint.connect_lazy()),
             Transport::Http { .. } => None,
         };
-        loop {
-            let Some(first) = cx.recv().await else {
-                return Ok(());
-            };
-            let mut events: Vec<Event> = first.events().to_vec();
-            let mut finalizers = first.finalizers.clone();
-            let deadline = tokio::time::Instant::now() + self.batch_timeout;
-            let mut ended = false;
-            while events.len() < self.max_events {
-                match tokio::time::timeout_at(deadline, cx.recv()).await {
-                    Ok(Some(batch)) => {
-                        events.extend_from_slice(batch.events());
-                        finalizers.merge(batch.finalizers.clone());
-                    }
-                    Ok(None) => {
-                        ended = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
+        let limits = BatchLimits {
+            max_events: self.max_events,
+            max_bytes: usize::MAX,
+            timeout: self.batch_timeout,
+        };
+        while let Some(Gathered {
+            events,
+            finalizers,
+            ended,
+        }) = gather(&mut cx, &limits).await
+        {
             let status = self
                 .export(&cx, channel.as_ref(), events, &refused_log)
                 .await;
@@ -264,6 +256,7 @@ impl Sink for OtlpSink {
                 return Ok(());
             }
         }
+        Ok(())
     }
 }
 

@@ -23,7 +23,8 @@ use serde::Deserialize;
 use tracing::warn;
 
 use crate::client::{
-    auth_header, build_client, extra_headers, give_up, http_url, jitter, retry_after, seconds,
+    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, http_url,
+    jitter, retry_after, seconds,
 };
 use crate::now_nanos;
 use crate::request::AuthConfig;
@@ -146,27 +147,17 @@ enum Outcome {
 impl Sink for RemoteWriteSink {
     async fn run(self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
         let log = RateLimit::default();
-        loop {
-            let Some(first) = cx.recv().await else {
-                return Ok(());
-            };
-            let mut events: Vec<Event> = first.events().to_vec();
-            let mut finalizers = first.finalizers.clone();
-            let deadline = tokio::time::Instant::now() + self.batch_timeout;
-            let mut ended = false;
-            while events.len() < self.max_events {
-                match tokio::time::timeout_at(deadline, cx.recv()).await {
-                    Ok(Some(batch)) => {
-                        events.extend_from_slice(batch.events());
-                        finalizers.merge(batch.finalizers.clone());
-                    }
-                    Ok(None) => {
-                        ended = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
+        let limits = BatchLimits {
+            max_events: self.max_events,
+            max_bytes: usize::MAX,
+            timeout: self.batch_timeout,
+        };
+        while let Some(Gathered {
+            events,
+            finalizers,
+            ended,
+        }) = gather(&mut cx, &limits).await
+        {
             let metrics: Vec<Metric> = events
                 .into_iter()
                 .filter_map(|e| match e {
@@ -184,6 +175,7 @@ impl Sink for RemoteWriteSink {
                 return Ok(());
             }
         }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::serve::ListenerExt;
 
 #[derive(Debug, Clone)]
 pub struct Captured {
@@ -36,6 +37,10 @@ impl Capture {
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let app = Router::new().fallback(record).with_state(requests.clone());
+        // Without TCP_NODELAY, small answers wait for delayed ACKs (40 ms).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         runtime.spawn(async move { axum::serve(listener, app).await });
         Capture {
             port,
