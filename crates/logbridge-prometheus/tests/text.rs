@@ -496,3 +496,26 @@ proptest! {
         prop_assert_eq!(parsed, metrics, "{}", String::from_utf8_lossy(&text));
     }
 }
+
+/// Found by fuzzing: a fractional millisecond timestamp parsed, but could
+/// not be written back; 0.0.4 timestamps are integers, as Prometheus reads
+/// them.
+#[test]
+fn fractional_millisecond_timestamps_are_refused() {
+    let input = b"CC 1. \t.1";
+    assert!(
+        logbridge_prometheus::text::parse_slice(
+            input,
+            logbridge_prometheus::text::Format::Prometheus,
+            0
+        )
+        .is_err()
+    );
+    let ok = logbridge_prometheus::text::parse_slice(
+        b"CC 1. 7",
+        logbridge_prometheus::text::Format::Prometheus,
+        0,
+    )
+    .unwrap();
+    assert_eq!(ok[0].time_unix_nano, 7_000_000);
+}

@@ -251,16 +251,17 @@ pub(crate) fn parse_seconds(tok: &[u8]) -> Option<i64> {
 /// A 0.0.4 timestamp: integer milliseconds (a fractional or exponent form
 /// is tolerated), in nanoseconds, saturating.
 pub(crate) fn parse_millis(tok: &[u8]) -> Option<i64> {
+    // An integer, as Prometheus reads it: a fraction of a millisecond could
+    // not be written back in this format, and Prometheus refuses one too.
     let d = scan_decimal(tok)?;
-    if !d.has_exponent && !d.overflow && memchr::memchr(b'.', tok).is_none() {
-        let ms = i64::try_from(d.mantissa).ok()?;
-        let ms = if d.negative { -ms } else { ms };
-        // The mantissa drops leading zeros and keeps every digit here.
-        let ms = ms.checked_mul(10i64.checked_pow(u32::try_from(d.exponent).ok()?)?)?;
-        return Some(ms.saturating_mul(1_000_000));
+    if d.has_exponent || d.overflow || memchr::memchr(b'.', tok).is_some() {
+        return None;
     }
-    let v = decimal_value(tok, &d)?;
-    Some((v * 1e6).round() as i64)
+    let ms = i64::try_from(d.mantissa).ok()?;
+    let ms = if d.negative { -ms } else { ms };
+    // The mantissa drops leading zeros and keeps every digit here.
+    let ms = ms.checked_mul(10i64.checked_pow(u32::try_from(d.exponent).ok()?)?)?;
+    Some(ms.saturating_mul(1_000_000))
 }
 
 #[cfg(test)]
@@ -327,5 +328,8 @@ mod tests {
         );
         assert_eq!(parse_millis(b"-5"), Some(-5_000_000));
         assert_eq!(parse_millis(b"100"), Some(100_000_000));
+        assert_eq!(parse_millis(b".1"), None);
+        assert_eq!(parse_millis(b"1.5"), None);
+        assert_eq!(parse_millis(b"1e3"), None);
     }
 }
