@@ -86,14 +86,20 @@ pub fn extra_headers<'a>(
         .collect()
 }
 
-/// A `Retry-After` given in seconds. (The HTTP-date form is not used by
-/// the servers these clients talk to; it falls back to the backoff.)
+/// How long a server asked to wait with `Retry-After`: seconds, or an
+/// HTTP date (a date in the past means at once).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let text = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Spreads retries of many senders over ±20% of the wait.
@@ -141,15 +147,28 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_in_seconds() {
+    fn retry_after_in_seconds_or_as_a_date() {
         let mut h = HeaderMap::new();
         assert_eq!(retry_after(&h), None);
         h.insert(http::header::RETRY_AFTER, HeaderValue::from_static(" 3 "));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        // A date in the past: at once.
         h.insert(
             http::header::RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        h.insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::try_from(soon).unwrap(),
+        );
+        let wait = retry_after(&h).unwrap();
+        assert!(
+            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+        h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
     }
 }

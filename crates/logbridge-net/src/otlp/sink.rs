@@ -30,7 +30,8 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, jitter, seconds,
+    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, jitter, retry_after,
+    seconds,
 };
 use crate::tls::TlsClientConfig;
 
@@ -466,12 +467,7 @@ impl OtlpSink {
             }
         };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
         if status.is_success() {
             let (rejected, message) = payload.partial_success(&body, json);
