@@ -633,6 +633,13 @@ impl S3Sink {
         }
     }
 
+    /// A sink writing to `store` instead of the one its settings name.
+    #[cfg(test)]
+    pub(crate) fn with_store(mut self, store: Arc<dyn ObjectStore>) -> S3Sink {
+        self.store = Some(store);
+        self
+    }
+
     fn store(&mut self) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
         if let Some(store) = &self.store {
             return Ok(Arc::clone(store));
