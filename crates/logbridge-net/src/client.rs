@@ -202,19 +202,21 @@ const IDLE: Duration = Duration::from_millis(1);
 /// after the first batch, or the input pauses; `None` once the input has
 /// ended and nothing is left.
 pub async fn gather(cx: &mut SinkContext, limits: &BatchLimits) -> Option<Gathered> {
-    let first = cx.recv().await?;
+    let mut first = cx.recv().await?;
     let mut bytes = first.byte_size();
-    let mut events: Vec<Event> = first.events().to_vec();
-    let mut finalizers = first.finalizers.clone();
+    let mut finalizers = std::mem::take(&mut first.finalizers);
+    // Taken, not copied: the events are cloned only if another consumer
+    // (a fan-out) still shares them.
+    let mut events: Vec<Event> = first.take_events();
     let deadline = tokio::time::Instant::now() + limits.timeout;
     let mut ended = false;
     while events.len() < limits.max_events && bytes < limits.max_bytes {
         let wait = deadline.min(tokio::time::Instant::now() + IDLE);
         match tokio::time::timeout_at(wait, cx.recv()).await {
-            Ok(Some(batch)) => {
+            Ok(Some(mut batch)) => {
                 bytes += batch.byte_size();
-                events.extend_from_slice(batch.events());
-                finalizers.merge(batch.finalizers.clone());
+                finalizers.merge(std::mem::take(&mut batch.finalizers));
+                events.append(&mut batch.take_events());
             }
             Ok(None) => {
                 ended = true;

@@ -7,47 +7,17 @@
 
 mod support;
 
+use support::{Proc, runtime, wait_listening};
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::process::{Child, Command};
-use std::time::Duration;
+use std::process::Command;
 
 use logbridge_loki::bytes::Bytes;
 use logbridge_loki::{Entry, LabelSet, Stream};
 use serde_json::Value;
 use support::capture::Capture;
-use support::{Env, free_port, read_lines, wait_for};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Waits until `process` accepts connections on `port`; shows its errors
-/// if it exits instead.
-fn wait_listening(process: &mut Proc, port: u16) {
-    let up = wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            || process.0.try_wait().unwrap().is_some()
-    });
-    if process.0.try_wait().unwrap().is_some() || !up {
-        let _ = process.0.kill();
-        let mut stderr = String::new();
-        let _ = process.0.stderr.take().unwrap().read_to_string(&mut stderr);
-        panic!("nothing listening on {port}: {stderr}");
-    }
-}
+use support::{Env, free_port, read_lines};
 
 /// The answer to one POST: status, `Retry-After`, body.
 struct Answer {

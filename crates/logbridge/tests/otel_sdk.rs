@@ -9,9 +9,10 @@
 
 mod support;
 
+use support::{Proc, wait_port};
+
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::Duration;
+use std::process::Command;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -19,16 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use support::capture::Capture;
-use support::{Env, free_port, wait_for};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{Env, free_port};
 
 fn python() -> String {
     std::env::var("TEST_PYTHON").unwrap_or_else(|_| {
@@ -186,9 +178,7 @@ batch.timeout_secs = 0.02
     let _b = Proc(env.spawn(&b, &["--no-admin"]));
     let _a = Proc(env.spawn(&a, &["--no-admin"]));
     for port in [b_grpc, b_http, a_grpc, a_http] {
-        assert!(wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        }));
+        wait_port(port);
     }
     let dump = env.path("dump");
     std::fs::create_dir_all(&dump).unwrap();

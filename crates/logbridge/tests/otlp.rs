@@ -7,9 +7,10 @@
 
 mod support;
 
+use support::{Proc, runtime, wait_listening};
+
 use std::io::Write;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,38 +22,6 @@ const PEER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/peer/otlp-json"
 );
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Waits until `process` accepts connections on `port`; shows its
-/// errors if it exits instead.
-fn wait_listening(process: &mut Proc, port: u16) {
-    let up = wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            || process.0.try_wait().unwrap().is_some()
-    });
-    if process.0.try_wait().unwrap().is_some() || !up {
-        let _ = process.0.kill();
-        let mut stderr = String::new();
-        use std::io::Read;
-        let _ = process.0.stderr.take().unwrap().read_to_string(&mut stderr);
-        panic!("nothing listening on {port}: {stderr}");
-    }
-}
 
 /// Equal up to what OTLP/JSON leaves to the encoder: fields holding their
 /// default value may be omitted, a number may be written as `5` or `5.0`,

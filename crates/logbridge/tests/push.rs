@@ -5,27 +5,14 @@
 
 mod support;
 
+use support::{Proc, wait_port};
+
 use std::io::Write;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::{Env, free_port, read_lines, wait_for};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_tcp(port: u16) {
-    assert!(wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
-}
 
 fn json_lines(dir: &std::path::Path) -> Vec<Value> {
     read_lines(dir)
@@ -70,7 +57,7 @@ encoding.codec = "json"
         ),
     );
     let _p = Proc(env.spawn(&config, &["--no-admin"]));
-    wait_tcp(tcp);
+    wait_port(tcp);
     let (u, t) = (udp.to_string(), tcp.to_string());
     logger(&[
         "-n",
@@ -225,7 +212,7 @@ encoding.codec = "json"
         ),
     );
     let _p = Proc(env.spawn(&config, &["--no-admin"]));
-    wait_tcp(port);
+    wait_port(port);
     let auth = Some("Basic dTpw");
     assert_eq!(
         post(

@@ -5,21 +5,13 @@
 
 mod support;
 
-use std::process::Child;
+use support::Proc;
+
 use std::time::Duration;
 
 use redis::Commands;
 use support::servers::redis;
 use support::{Env, wait_for};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 type Entry = (String, Vec<(String, String)>);
 

@@ -8,22 +8,15 @@
 
 mod support;
 
+use support::{Proc, wait_port};
+
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::capture::Capture;
 use support::{Env, free_port, wait_for};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn client(script: &str, args: &[&str]) -> Value {
     let python = std::env::var("TEST_PYTHON").expect("TEST_PYTHON names a python with the clients");
@@ -90,9 +83,7 @@ batch.timeout_secs = 0.05
     );
     let p = Proc(env.spawn(&config, &["--no-admin"]));
     for port in [http, zipkin] {
-        assert!(wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        }));
+        wait_port(port);
     }
     (p, udp, http, zipkin)
 }

@@ -355,55 +355,37 @@ impl OtlpSink {
     }
 
     async fn attempt_grpc(&self, channel: Channel, payload: &Payload) -> Outcome {
+        // The three services differ only in their client, request and
+        // rejected-count types.
+        macro_rules! export {
+            ($client:ident, $request:expr, $rejected:ident) => {{
+                let mut client = $client::new(channel).accept_compressed(CompressionEncoding::Gzip);
+                if self.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                client.export(self.grpc_request($request)).await.map(|r| {
+                    r.into_inner()
+                        .partial_success
+                        .map(|p| (p.$rejected as u64, p.error_message))
+                })
+            }};
+        }
         let result = match payload {
-            Payload::Logs(v) => {
-                let mut client = LogsServiceClient::new(channel);
-                if self.gzip {
-                    client = client.send_compressed(CompressionEncoding::Gzip);
-                }
-                let request = self.grpc_request(logbridge_otlp::logs_to_request(v));
-                client
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .export(request)
-                    .await
-                    .map(|r| {
-                        r.into_inner()
-                            .partial_success
-                            .map(|p| (p.rejected_log_records as u64, p.error_message))
-                    })
-            }
-            Payload::Metrics(v) => {
-                let mut client = MetricsServiceClient::new(channel);
-                if self.gzip {
-                    client = client.send_compressed(CompressionEncoding::Gzip);
-                }
-                let request = self.grpc_request(logbridge_otlp::metrics_to_request(v));
-                client
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .export(request)
-                    .await
-                    .map(|r| {
-                        r.into_inner()
-                            .partial_success
-                            .map(|p| (p.rejected_data_points as u64, p.error_message))
-                    })
-            }
-            Payload::Spans(v) => {
-                let mut client = TraceServiceClient::new(channel);
-                if self.gzip {
-                    client = client.send_compressed(CompressionEncoding::Gzip);
-                }
-                let request = self.grpc_request(logbridge_otlp::spans_to_request(v));
-                client
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .export(request)
-                    .await
-                    .map(|r| {
-                        r.into_inner()
-                            .partial_success
-                            .map(|p| (p.rejected_spans as u64, p.error_message))
-                    })
-            }
+            Payload::Logs(v) => export!(
+                LogsServiceClient,
+                logbridge_otlp::logs_to_request(v),
+                rejected_log_records
+            ),
+            Payload::Metrics(v) => export!(
+                MetricsServiceClient,
+                logbridge_otlp::metrics_to_request(v),
+                rejected_data_points
+            ),
+            Payload::Spans(v) => export!(
+                TraceServiceClient,
+                logbridge_otlp::spans_to_request(v),
+                rejected_spans
+            ),
         };
         match result {
             Ok(partial) => {

@@ -161,3 +161,50 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         .unwrap_or_default();
     Some((code, body))
 }
+
+/// A spawned logbridge, killed (by process id) when dropped, so a failing
+/// test leaks no process.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `process` accepts connections on `port`; shows its errors
+/// if it exits instead.
+pub fn wait_listening(process: &mut Proc, port: u16) {
+    let up = wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            || process.0.try_wait().unwrap().is_some()
+    });
+    if process.0.try_wait().unwrap().is_some() || !up {
+        let _ = process.0.kill();
+        let mut stderr = String::new();
+        use std::io::Read;
+        if let Some(mut err) = process.0.stderr.take() {
+            let _ = err.read_to_string(&mut stderr);
+        }
+        panic!("nothing listening on {port}: {stderr}");
+    }
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_port(port: u16) {
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }),
+        "nothing listening on {port}"
+    );
+}
+
+/// A single-threaded runtime for a test's async clients.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
