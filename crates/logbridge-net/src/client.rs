@@ -27,11 +27,12 @@ pub fn seconds(option: &str, v: f64) -> Result<Duration, BuildError> {
     }
 }
 
-/// An `http://` or `https://` URL with a host.
-pub fn http_url(option: &str, text: &str) -> Result<reqwest::Url, BuildError> {
+/// An `http://` or `https://` URL with a host; `example` is a good one,
+/// for the hint.
+pub fn http_url(option: &str, text: &str, example: &str) -> Result<reqwest::Url, BuildError> {
     let url: reqwest::Url = text.parse().map_err(|e| {
         BuildError::new(option, format!("invalid URL {text:?}: {e}"))
-            .with_hint("such as http://127.0.0.1:9090/metrics")
+            .with_hint(format!("such as {example}"))
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(BuildError::new(
@@ -135,10 +136,10 @@ mod tests {
         assert!(seconds("x", 0.0).is_err());
         assert!(seconds("x", f64::NAN).is_err());
         assert_eq!(seconds("x", 1.5).unwrap(), Duration::from_millis(1500));
-        assert!(http_url("e", "ftp://a/b").is_err());
-        assert!(http_url("e", "not a url").is_err());
+        assert!(http_url("e", "ftp://a/b", "").is_err());
+        assert!(http_url("e", "not a url", "").is_err());
         assert_eq!(
-            http_url("e", "https://h:1/p").unwrap().as_str(),
+            http_url("e", "https://h:1/p", "").unwrap().as_str(),
             "https://h:1/p"
         );
         let bearer = AuthConfig::Bearer { token: "t".into() };
@@ -181,6 +182,31 @@ pub struct BatchLimits {
     pub max_bytes: usize,
     /// The longest the first event of a request waits for more.
     pub timeout: Duration,
+}
+
+impl BatchLimits {
+    /// Limits from a sink's `batch` options, checked: counts above 0, the
+    /// timeout above 0 and under a day. `max_bytes` is `None` for sinks
+    /// without that option.
+    pub fn checked(
+        max_events: usize,
+        max_bytes: Option<usize>,
+        timeout_secs: f64,
+    ) -> Result<BatchLimits, BuildError> {
+        for (option, value) in [
+            ("batch.max_events", Some(max_events)),
+            ("batch.max_bytes", max_bytes),
+        ] {
+            if value == Some(0) {
+                return Err(BuildError::new(option, format!("{option} must be above 0")));
+            }
+        }
+        Ok(BatchLimits {
+            max_events,
+            max_bytes: max_bytes.unwrap_or(usize::MAX),
+            timeout: seconds("batch.timeout_secs", timeout_secs)?,
+        })
+    }
 }
 
 /// A sink's input gathered into one request.

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, jitter,
-    retry_after, seconds,
+    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, http_url,
+    jitter, retry_after, seconds,
 };
 use crate::now_nanos;
 use crate::request::AuthConfig;
@@ -149,28 +149,12 @@ fn default_max_backoff_secs() -> f64 {
 
 impl SinkConfig for LokiSinkConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
-        let url: reqwest::Url = self.endpoint.parse().map_err(|e| {
-            BuildError::new(
-                "endpoint",
-                format!("invalid endpoint {:?}: {e}", self.endpoint),
-            )
-            .with_hint("such as http://127.0.0.1:3100")
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(BuildError::new(
-                "endpoint",
-                "the endpoint must be http:// or https://",
-            ));
-        }
-        if self.batch.max_events == 0 || self.batch.max_bytes == 0 {
-            let option = if self.batch.max_events == 0 {
-                "batch.max_events"
-            } else {
-                "batch.max_bytes"
-            };
-            return Err(BuildError::new(option, format!("{option} must be above 0")));
-        }
-        let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
+        http_url("endpoint", &self.endpoint, "http://127.0.0.1:3100")?;
+        let limits = BatchLimits::checked(
+            self.batch.max_events,
+            Some(self.batch.max_bytes),
+            self.batch.timeout_secs,
+        )?;
         let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
         let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
         let body = match (self.encoding, self.compression) {
@@ -230,9 +214,7 @@ impl SinkConfig for LokiSinkConfig {
                 headers,
                 max_backoff,
             },
-            max_events: self.batch.max_events,
-            max_bytes: self.batch.max_bytes,
-            batch_timeout,
+            limits,
         }))
     }
 
@@ -245,9 +227,7 @@ struct LokiSink {
     /// Holds templates (not `Sync`): used only between awaits.
     builder: RequestBuilder,
     sender: Sender,
-    max_events: usize,
-    max_bytes: usize,
-    batch_timeout: Duration,
+    limits: BatchLimits,
 }
 
 /// Sends pushes and retries them; shared across awaits, so `Sync`.
@@ -278,16 +258,9 @@ impl Sink for LokiSink {
         let LokiSink {
             builder,
             sender,
-            max_events,
-            max_bytes,
-            batch_timeout,
+            limits,
         } = *self;
         let log = RateLimit::default();
-        let limits = BatchLimits {
-            max_events,
-            max_bytes,
-            timeout: batch_timeout,
-        };
         while let Some(Gathered {
             events,
             finalizers,

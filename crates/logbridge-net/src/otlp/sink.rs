@@ -30,8 +30,8 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, jitter, retry_after,
-    seconds,
+    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, http_url, jitter,
+    retry_after, seconds,
 };
 use crate::tls::TlsClientConfig;
 
@@ -131,26 +131,8 @@ fn default_max_backoff_secs() -> f64 {
 
 impl SinkConfig for OtlpSinkConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
-        let url: reqwest::Url = self.endpoint.parse().map_err(|e| {
-            BuildError::new(
-                "endpoint",
-                format!("invalid endpoint {:?}: {e}", self.endpoint),
-            )
-            .with_hint("such as http://127.0.0.1:4317")
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(BuildError::new(
-                "endpoint",
-                "the endpoint must be http:// or https://",
-            ));
-        }
-        if self.batch.max_events == 0 {
-            return Err(BuildError::new(
-                "batch.max_events",
-                "batch.max_events must be above 0",
-            ));
-        }
-        let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
+        let url = http_url("endpoint", &self.endpoint, "http://127.0.0.1:4317")?;
+        let limits = BatchLimits::checked(self.batch.max_events, None, self.batch.timeout_secs)?;
         let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
         let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
         let headers = extra_headers(&self.headers)?;
@@ -188,8 +170,7 @@ impl SinkConfig for OtlpSinkConfig {
             transport,
             headers,
             gzip: self.compression == OtlpCompression::Gzip,
-            max_events: self.batch.max_events,
-            batch_timeout,
+            limits,
             max_backoff,
         }))
     }
@@ -212,8 +193,7 @@ struct OtlpSink {
     transport: Transport,
     headers: Vec<(HeaderName, HeaderValue)>,
     gzip: bool,
-    max_events: usize,
-    batch_timeout: Duration,
+    limits: BatchLimits,
     max_backoff: Duration,
 }
 
@@ -238,16 +218,11 @@ impl Sink for OtlpSink {
             Transport::Grpc(endpoint) => Some(endpoint.connect_lazy()),
             Transport::Http { .. } => None,
         };
-        let limits = BatchLimits {
-            max_events: self.max_events,
-            max_bytes: usize::MAX,
-            timeout: self.batch_timeout,
-        };
         while let Some(Gathered {
             events,
             finalizers,
             ended,
-        }) = gather(&mut cx, &limits).await
+        }) = gather(&mut cx, &self.limits).await
         {
             let status = self
                 .export(&cx, channel.as_ref(), events, &refused_log)

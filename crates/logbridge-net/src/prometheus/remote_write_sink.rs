@@ -91,14 +91,12 @@ fn default_max_backoff_secs() -> f64 {
 
 impl SinkConfig for PrometheusRemoteWriteSinkConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
-        let url = http_url("endpoint", &self.endpoint)?;
-        if self.batch.max_events == 0 {
-            return Err(BuildError::new(
-                "batch.max_events",
-                "batch.max_events must be above 0",
-            ));
-        }
-        let batch_timeout = seconds("batch.timeout_secs", self.batch.timeout_secs)?;
+        let url = http_url(
+            "endpoint",
+            &self.endpoint,
+            "http://127.0.0.1:9090/api/v1/write",
+        )?;
+        let limits = BatchLimits::checked(self.batch.max_events, None, self.batch.timeout_secs)?;
         let request_timeout = seconds("request_timeout_secs", self.request_timeout_secs)?;
         let max_backoff = seconds("retry_max_backoff_secs", self.retry_max_backoff_secs)?;
         let mut headers = extra_headers(&self.headers)?;
@@ -110,8 +108,7 @@ impl SinkConfig for PrometheusRemoteWriteSinkConfig {
             client,
             url,
             headers,
-            max_events: self.batch.max_events,
-            batch_timeout,
+            limits,
             request_timeout,
             max_backoff,
         }))
@@ -126,8 +123,7 @@ struct RemoteWriteSink {
     client: reqwest::Client,
     url: reqwest::Url,
     headers: Vec<(HeaderName, HeaderValue)>,
-    max_events: usize,
-    batch_timeout: Duration,
+    limits: BatchLimits,
     request_timeout: Duration,
     max_backoff: Duration,
 }
@@ -147,16 +143,11 @@ enum Outcome {
 impl Sink for RemoteWriteSink {
     async fn run(self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
         let log = RateLimit::default();
-        let limits = BatchLimits {
-            max_events: self.max_events,
-            max_bytes: usize::MAX,
-            timeout: self.batch_timeout,
-        };
         while let Some(Gathered {
             events,
             finalizers,
             ended,
-        }) = gather(&mut cx, &limits).await
+        }) = gather(&mut cx, &self.limits).await
         {
             let metrics: Vec<Metric> = events
                 .into_iter()

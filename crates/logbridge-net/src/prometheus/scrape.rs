@@ -115,7 +115,11 @@ impl SourceConfig for PrometheusScrapeConfig {
         }
         let mut targets = Vec::with_capacity(self.endpoints.len());
         for (i, endpoint) in self.endpoints.iter().enumerate() {
-            let url = http_url(&format!("endpoints[{i}]"), endpoint)?;
+            let url = http_url(
+                &format!("endpoints[{i}]"),
+                endpoint,
+                "http://127.0.0.1:9100/metrics",
+            )?;
             targets.push(Target {
                 instance: instance_of(&url),
                 url,
