@@ -277,7 +277,7 @@ impl OtlpSink {
         log: &RateLimit,
     ) -> BatchStatus {
         let count = payload.len();
-        let size = payload.encoded_len();
+        let size = payload.estimated_size();
         let mut backoff = Duration::from_millis(100);
         loop {
             let outcome = match (&self.transport, channel) {
@@ -492,7 +492,8 @@ impl Payload {
         }
     }
 
-    fn encoded_len(&self) -> usize {
+    /// The events' estimated size, for the sent-bytes counter.
+    fn estimated_size(&self) -> usize {
         match self {
             Payload::Logs(v) => v.iter().map(LogRecord::estimated_size).sum(),
             Payload::Metrics(v) => v.iter().map(Metric::estimated_size).sum(),
