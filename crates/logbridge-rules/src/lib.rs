@@ -1,0 +1,33 @@
+//! logbridge's rules engine: Prometheus-compatible evaluation of PromQL,
+//! recording and alerting rules over the metric series flowing through a
+//! pipeline.
+//!
+//! - [`labels`]: label sets as PromQL sees them;
+//! - [`store`]: the in-memory series store, bounded in series and time,
+//!   keeping samples compressed ([`chunk`]) of the series some rule reads
+//!   ([`selection`]);
+//! - [`storage`]: what the evaluator reads ([`storage::Queryable`]);
+//! - [`promql`]: the evaluator;
+//! - [`rule_file`]: Prometheus rule files, checked with positions;
+//! - [`rules`]: rule groups, alert state and notifications;
+//! - [`template`]: the template language of alert labels and annotations;
+//! - [`notation`], [`promqltest`] and [`promtool`]: Prometheus' test formats (PromQL
+//!   test files, rule unit tests), so that the engine is checked against
+//!   the cases Prometheus itself is tested with.
+//!
+//! The crate does no I/O and spawns nothing: callers feed samples, ask for
+//! evaluations at a time they choose, and carry results away.
+
+pub mod chunk;
+pub mod duration;
+pub mod labels;
+pub mod notation;
+pub mod promql;
+pub mod promqltest;
+pub mod promtool;
+pub mod rule_file;
+pub mod rules;
+pub mod selection;
+pub mod storage;
+pub mod store;
+pub mod template;
