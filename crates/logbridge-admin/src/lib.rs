@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -120,6 +120,8 @@ pub async fn bind(
         .route("/readyz", get(readyz))
         .route("/api/v1/topology", get(topology_json))
         .route("/api/v1/health", get(health_json))
+        .route("/api/v1/rules", get(rules_json))
+        .route("/api/v1/alerts", get(alerts_json))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
@@ -166,6 +168,106 @@ async fn health_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> 
     Json(serde_json::json!({ "status": "success", "data": s.health.snapshot() }))
 }
 
+/// Which rules `/api/v1/rules` lists, from the filters Prometheus takes:
+/// `type=alert|record`, and any number of `rule_name[]`, `rule_group[]` and
+/// `file[]` (each kind of filter matching any of its values).
+#[derive(Debug, Default, PartialEq)]
+struct RulesFilter {
+    kind: Option<&'static str>,
+    names: Vec<String>,
+    groups: Vec<String>,
+    files: Vec<String>,
+}
+
+impl RulesFilter {
+    fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut filter = RulesFilter::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*key {
+                "type" => {
+                    filter.kind = match &*value {
+                        "" => None,
+                        "alert" => Some("alerting"),
+                        "record" => Some("recording"),
+                        other => {
+                            return Err(format!(
+                                "unsupported type {other:?}: use \"alert\" or \"record\""
+                            ));
+                        }
+                    }
+                }
+                "rule_name[]" => filter.names.push(value.into_owned()),
+                "rule_group[]" => filter.groups.push(value.into_owned()),
+                "file[]" => filter.files.push(value.into_owned()),
+                // Others (`exclude_alerts`, `match[]`, paging) are not
+                // supported; like unknown parameters, they are ignored.
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    /// Applies the filter to one group in the API's shape; `None` when the
+    /// group is filtered out or left without a rule.
+    fn apply(&self, mut group: serde_json::Value) -> Option<serde_json::Value> {
+        let text = |v: &serde_json::Value, key: &str| v.get(key)?.as_str().map(str::to_owned);
+        let listed = |list: &[String], value: Option<String>| {
+            list.is_empty() || value.is_some_and(|v| list.contains(&v))
+        };
+        if !listed(&self.groups, text(&group, "name")) || !listed(&self.files, text(&group, "file"))
+        {
+            return None;
+        }
+        if let Some(rules) = group.get_mut("rules").and_then(|r| r.as_array_mut()) {
+            rules.retain(|rule| {
+                self.kind
+                    .is_none_or(|k| text(rule, "type").as_deref() == Some(k))
+                    && listed(&self.names, text(rule, "name"))
+            });
+            // As Prometheus: a group left without rules is not listed.
+            if rules.is_empty() {
+                return None;
+            }
+        }
+        Some(group)
+    }
+}
+
+/// The rule groups of every rules engine, as Prometheus' `/api/v1/rules`.
+async fn rules_json(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let filter = match RulesFilter::parse(query.as_deref()) {
+        Ok(filter) => filter,
+        Err(error) => {
+            let body = serde_json::json!({
+                "status": "error",
+                "errorType": "bad_data",
+                "error": error,
+            });
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    let groups: Vec<serde_json::Value> = s
+        .registry
+        .rules_views()
+        .iter()
+        .flat_map(|view| view.rule_groups())
+        .filter_map(|group| filter.apply(group))
+        .collect();
+    Json(serde_json::json!({ "status": "success", "data": { "groups": groups } })).into_response()
+}
+
+/// The pending and firing alerts of every rules engine, as Prometheus'
+/// `/api/v1/alerts`.
+async fn alerts_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let alerts: Vec<serde_json::Value> = s
+        .registry
+        .rules_views()
+        .iter()
+        .flat_map(|view| view.alerts())
+        .collect();
+    Json(serde_json::json!({ "status": "success", "data": { "alerts": alerts } }))
+}
+
 /// Resident memory and uptime, read from /proc where it exists.
 fn process_metrics(started: Instant) -> String {
     let mut out = String::new();
@@ -195,4 +297,55 @@ fn process_metrics(started: Instant) -> String {
         env!("CARGO_PKG_VERSION")
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn groups() -> Vec<serde_json::Value> {
+        vec![
+            json!({"name": "api", "file": "a.yml", "rules": [
+                {"name": "Down", "type": "alerting"},
+                {"name": "job:up", "type": "recording"},
+            ]}),
+            json!({"name": "db", "file": "b.yml", "rules": [
+                {"name": "Slow", "type": "alerting"},
+            ]}),
+        ]
+    }
+
+    /// Group name: rule names, for the groups a query keeps.
+    fn listed(query: &str) -> Vec<String> {
+        let filter = RulesFilter::parse(Some(query)).unwrap();
+        groups()
+            .into_iter()
+            .filter_map(|g| filter.apply(g))
+            .map(|g| {
+                let rules: Vec<&str> = g["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["name"].as_str().unwrap())
+                    .collect();
+                format!("{}: {}", g["name"].as_str().unwrap(), rules.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rules_filters_as_prometheus_takes_them() {
+        assert_eq!(listed(""), ["api: Down job:up", "db: Slow"]);
+        assert_eq!(listed("type=record"), ["api: job:up"]);
+        assert_eq!(
+            listed("rule_name[]=Down&rule_name%5B%5D=Slow"),
+            ["api: Down", "db: Slow"]
+        );
+        assert_eq!(listed("rule_name[]=job:up"), ["api: job:up"]);
+        assert_eq!(listed("rule_group[]=db"), ["db: Slow"]);
+        assert_eq!(listed("file[]=a.yml&type=alert"), ["api: Down"]);
+        assert_eq!(listed("rule_name[]=nothing"), Vec::<String>::new());
+        assert!(RulesFilter::parse(Some("type=other")).is_err());
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use logbridge_event::DataKind;
 
-use crate::telemetry::{ComponentKind, ComponentMetrics};
+use crate::telemetry::{ComponentKind, ComponentMetrics, Registry};
 use crate::traits::{Sink, Source, Transform};
 
 /// An output a component declares: `None` is the default output.
@@ -37,6 +37,9 @@ pub struct BuildContext {
     pub data_dir: PathBuf,
     /// The component's counters (transforms count what they discard here).
     pub metrics: Arc<ComponentMetrics>,
+    /// The process's telemetry: every component's counters, and the views
+    /// components publish for the admin API.
+    pub registry: Arc<Registry>,
 }
 
 impl BuildContext {
@@ -46,6 +49,7 @@ impl BuildContext {
             id: id.to_owned(),
             data_dir,
             metrics: Arc::new(ComponentMetrics::new(id, kind, "")),
+            registry: Registry::new(),
         }
     }
 
@@ -103,6 +107,14 @@ pub trait TransformConfig: Debug + Send + Sync {
     /// batches at once, on several cores, with the order of batches kept.
     fn is_stateless(&self) -> bool {
         false
+    }
+
+    /// Problems that do not stop the transform from running (it works
+    /// around them and reports them when it starts) but that
+    /// `logbridge validate` reports as errors: say, one rule file of several
+    /// that does not load.
+    fn problems(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

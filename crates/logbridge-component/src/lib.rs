@@ -10,9 +10,11 @@
 //! - [`channel`]: bounded channels, in events and in bytes.
 //! - [`Output`]: fan-out to several consumers without copying events.
 //! - [`telemetry`]: the per-component counters behind `/debug/metrics`.
+//! - [`api`]: views components publish for the admin API.
 //!
 //! This crate spawns no tasks: the topology does.
 
+pub mod api;
 pub mod channel;
 mod config;
 mod context;

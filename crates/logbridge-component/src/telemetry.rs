@@ -9,6 +9,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::api::RulesView;
 use crate::channel::ChannelUsage;
 
 /// Lets a log line through at most once per interval, so a flood of bad
@@ -217,11 +218,22 @@ struct ChannelGauge {
     usage: ChannelUsage,
 }
 
-/// Every component's metrics, registered by the topology.
+/// Every component's metrics, registered by the topology, and the API
+/// views components publish.
 #[derive(Default)]
 pub struct Registry {
     components: Mutex<Vec<Arc<ComponentMetrics>>>,
     channels: Mutex<Vec<ChannelGauge>>,
+    rules_views: Mutex<Vec<Arc<dyn RulesView>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("components", &lock(&self.components).len())
+            .field("rules_views", &lock(&self.rules_views).len())
+            .finish()
+    }
 }
 
 impl Registry {
@@ -249,6 +261,16 @@ impl Registry {
 
     pub fn components(&self) -> Vec<Arc<ComponentMetrics>> {
         lock(&self.components).clone()
+    }
+
+    /// Publishes a rules engine's state for `/api/v1/rules` and
+    /// `/api/v1/alerts`.
+    pub fn register_rules_view(&self, view: Arc<dyn RulesView>) {
+        lock(&self.rules_views).push(view);
+    }
+
+    pub fn rules_views(&self) -> Vec<Arc<dyn RulesView>> {
+        lock(&self.rules_views).clone()
     }
 
     /// The metrics in the Prometheus text exposition format (0.0.4).

@@ -68,6 +68,10 @@ pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("demo", logbridge_sources::demo::DemoConfig),
     source!("file", logbridge_sources::file::FileConfig),
     source!("http", logbridge_net::HttpSourceConfig),
+    source!(
+        "internal_metrics",
+        logbridge_sources::internal_metrics::InternalMetricsConfig
+    ),
     source!("jaeger", logbridge_net::JaegerSourceConfig),
     source!("kafka", logbridge_kafka::KafkaSourceConfig),
     source!("loki", logbridge_net::LokiSourceConfig),
@@ -89,9 +93,11 @@ pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     transform!("modify", logbridge_transforms::modify::ModifyConfig),
     transform!("parse", logbridge_transforms::parse::ParseConfig),
     transform!("route", logbridge_transforms::route::RouteConfig),
+    transform!("rules", logbridge_ruler::RulesTransformConfig),
 ];
 
 pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
+    sink!("alertmanager", logbridge_net::AlertmanagerSinkConfig),
     sink!("aws_s3", logbridge_sinks::aws_s3::S3SinkConfig),
     sink!("blackhole", logbridge_sinks::blackhole::BlackholeConfig),
     sink!("console", logbridge_sinks::console::ConsoleConfig),

@@ -1,9 +1,9 @@
-//! What the components that send over HTTP share (the `otlp`, `loki` and
-//! `prometheus_remote_write` sinks, the Prometheus scraper): option
-//! checks, the client built from TLS settings, the credentials and extra
-//! headers, reading a server's `Retry-After`, spreading retries, gzip,
-//! gathering input into requests, and what a batch given up at shutdown
-//! becomes.
+//! What the components that send over HTTP share (the `otlp`, `loki`,
+//! `prometheus_remote_write` and `alertmanager` sinks, the Prometheus
+//! scraper): option checks, the client built from TLS settings, the
+//! credentials and extra headers, reading a server's `Retry-After`,
+//! spreading retries, gzip, gathering input into requests, and what a
+//! batch given up at shutdown becomes.
 
 use std::time::Duration;
 
@@ -103,6 +103,56 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
+/// How one request of an HTTP sink ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Sent,
+    /// Worth trying again, after at least `after` if the server said.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Refused for good.
+    Refused(String),
+}
+
+/// Sends a request and reads the answer by the rule the Loki,
+/// remote-write and Alertmanager APIs share: see [`classify`]; no answer
+/// at all is worth retrying.
+pub async fn send(request: reqwest::RequestBuilder) -> Outcome {
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome::Retry {
+                after: None,
+                reason: e.to_string(),
+            };
+        }
+    };
+    let status = response.status();
+    let after = retry_after(response.headers());
+    let body = response.bytes().await.unwrap_or_default();
+    classify(status, after, &body)
+}
+
+/// 2xx is taken; 429 and 5xx are worth retrying (after `Retry-After`);
+/// anything else is refused for good, with the start of the answer as the
+/// reason.
+pub fn classify(status: http::StatusCode, after: Option<Duration>, body: &[u8]) -> Outcome {
+    if status.is_success() {
+        return Outcome::Sent;
+    }
+    let reason = format!(
+        "HTTP {status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(512)]).trim()
+    );
+    if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+        Outcome::Retry { after, reason }
+    } else {
+        Outcome::Refused(reason)
+    }
+}
+
 /// Spreads retries of many senders over ±20% of the wait.
 pub fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.8 + rand::random::<f64>() * 0.4)
@@ -130,6 +180,32 @@ pub fn give_up(metrics: &ComponentMetrics) -> BatchStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        use http::StatusCode as S;
+        assert!(matches!(classify(S::NO_CONTENT, None, b""), Outcome::Sent));
+        assert!(matches!(
+            classify(S::TOO_MANY_REQUESTS, Some(Duration::from_secs(2)), b""),
+            Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2)
+        ));
+        assert!(matches!(
+            classify(S::SERVICE_UNAVAILABLE, None, b""),
+            Outcome::Retry { after: None, .. }
+        ));
+        assert!(matches!(
+            classify(S::INTERNAL_SERVER_ERROR, None, b""),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(S::BAD_REQUEST, None, b"out of order sample"),
+            Outcome::Refused(r) if r.contains("out of order")
+        ));
+        assert!(matches!(
+            classify(S::UNAUTHORIZED, None, b""),
+            Outcome::Refused(_)
+        ));
+    }
 
     #[test]
     fn options_are_checked() {

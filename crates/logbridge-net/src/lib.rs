@@ -8,11 +8,13 @@
 //! [`client`] (what HTTP senders share) and [`rpc`] (`google.rpc` error
 //! details). The protocol components are built on it, one module each:
 //! [`otlp`], [`http_source`], [`syslog`], [`redis_stream`], [`loki`],
-//! [`prometheus`], [`jaeger`], [`zipkin`].
+//! [`prometheus`], [`jaeger`], [`zipkin`], and [`alertmanager`] (alerts of
+//! the rules engine to Prometheus Alertmanager's API v2).
 //!
 //! Protocol conversions (OTLP, ...) live in their own crates and do no I/O;
 //! this crate is the transport.
 
+pub mod alertmanager;
 pub mod client;
 pub mod http_source;
 pub mod jaeger;
@@ -28,6 +30,7 @@ pub mod syslog;
 pub mod tls;
 pub mod zipkin;
 
+pub use alertmanager::AlertmanagerSinkConfig;
 pub use http_source::HttpSourceConfig;
 pub use jaeger::JaegerSourceConfig;
 pub use loki::{LokiSinkConfig, LokiSourceConfig};

@@ -6,5 +6,6 @@
 
 pub mod demo;
 pub mod file;
+pub mod internal_metrics;
 pub mod stdin;
 mod util;

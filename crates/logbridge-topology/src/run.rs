@@ -131,6 +131,7 @@ impl Topology {
                 id: id.clone(),
                 data_dir: config.data_dir.clone(),
                 metrics: metrics.clone(),
+                registry: registry.clone(),
             };
             let source = spec.config.build(&cx).map_err(|e| RunError::Build {
                 id: id.clone(),
@@ -159,6 +160,7 @@ impl Topology {
                 id: id.clone(),
                 data_dir: config.data_dir.clone(),
                 metrics: metrics.clone(),
+                registry: registry.clone(),
             };
             let copies = if spec.config.is_stateless() {
                 parallelism()
@@ -190,6 +192,7 @@ impl Topology {
                 id: id.clone(),
                 data_dir: config.data_dir.clone(),
                 metrics: metrics.clone(),
+                registry: registry.clone(),
             };
             let sink = spec.config.build(&cx).map_err(|e| RunError::Build {
                 id: id.clone(),
@@ -443,7 +446,10 @@ async fn run_sequentially(
         let batch = tokio::select! {
             b = rx.recv() => b,
             _ = tick(&mut ticker) => {
-                transform.tick(&mut out);
+                // A tick may take long (a rules transform evaluates its
+                // groups in it): meanwhile the runtime moves this thread's
+                // other tasks elsewhere instead of letting them wait.
+                blocking(|| transform.tick(&mut out));
                 send_all(id, &mut out, &outputs, &metrics, &warn_limit).await;
                 continue;
             }
@@ -511,6 +517,16 @@ async fn run_concurrently(
     Ok(())
 }
 
+/// Runs `f`, which may block for a while, without stalling the tasks that
+/// share the current worker thread (on a multi-threaded runtime).
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 async fn tick(ticker: &mut Option<tokio::time::Interval>) {
     match ticker {
         Some(t) => {
@@ -556,6 +572,9 @@ async fn send_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use logbridge_component::telemetry::ComponentKind;
     use logbridge_event::{Event, EventBatch, LogRecord};
 
@@ -601,6 +620,73 @@ mod tests {
             "order kept: {sizes:?}"
         );
         (result, sizes.len())
+    }
+
+    /// Blocks its thread for a second at its first tick, and notes how far
+    /// `counter` moved meanwhile.
+    struct SlowTick {
+        counter: Arc<AtomicUsize>,
+        moved: Arc<Mutex<Option<usize>>>,
+    }
+
+    impl Transform for SlowTick {
+        fn transform(&mut self, _batch: EventBatch, _out: &mut TransformOutputs) {}
+
+        fn tick_interval(&self) -> Option<Duration> {
+            Some(Duration::from_millis(10))
+        }
+
+        fn tick(&mut self, _out: &mut TransformOutputs) {
+            let mut moved = self.moved.lock().unwrap();
+            if moved.is_none() {
+                let before = self.counter.load(Ordering::SeqCst);
+                std::thread::sleep(Duration::from_secs(1));
+                *moved = Some(self.counter.load(Ordering::SeqCst) - before);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_tick_does_not_stall_the_tasks_of_its_thread() {
+        // One worker: unless the tick hands it over, every other task
+        // waits the tick out.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let counter = Arc::new(AtomicUsize::new(0));
+        let moved = Arc::new(Mutex::new(None));
+        let transform = Box::new(SlowTick {
+            counter: counter.clone(),
+            moved: moved.clone(),
+        });
+        rt.block_on(async move {
+            tokio::spawn(async move {
+                let ticker = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+                let metrics =
+                    Arc::new(ComponentMetrics::new("t", ComponentKind::Transform, "slow"));
+                let (tx, rx) = channel::bounded(16, 1 << 20);
+                let run = tokio::spawn(async move {
+                    run_sequentially("t", transform, vec![None], rx, Vec::new(), metrics).await
+                });
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                drop(tx);
+                run.await.unwrap();
+                ticker.abort();
+            })
+            .await
+            .unwrap()
+        });
+        let moved = moved.lock().unwrap().expect("the tick ran");
+        // 5 ms steps over a second: about 200 when the worker is handed
+        // over, none when it is not.
+        assert!(moved >= 20, "other tasks ran {moved} steps during the tick");
     }
 
     #[tokio::test]

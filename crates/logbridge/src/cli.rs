@@ -32,6 +32,33 @@ pub enum Command {
     /// Look at a sink's disk buffer.
     #[command(subcommand)]
     Buffer(BufferCommand),
+    /// Run test files of the rules engine.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run PromQL test files in Prometheus' `promqltest` format and print
+    /// the cases passed, failed and skipped per file, then in total.
+    Promql {
+        /// The `.test` files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list the skipped cases and why.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Run rule unit tests in the `promtool test rules` format and print the
+    /// cases passed, failed and skipped per file, then in total.
+    Rules {
+        /// The test files (YAML); their `rule_files` are relative to them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list the skipped cases and why.
+        #[arg(short, long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

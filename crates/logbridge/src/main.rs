@@ -4,6 +4,7 @@
 mod cli;
 mod reference;
 mod seed;
+mod test_files;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use logbridge_config::{Config, ConfigErrors};
 use logbridge_topology::{Health, Topology};
 use tracing::{error, info};
 
-use crate::cli::{BufferCommand, Cli, Command, RunArgs};
+use crate::cli::{BufferCommand, Cli, Command, RunArgs, TestCommand};
 
 // Events are many small allocations (maps, keys, values) made on one thread
 // and freed on another; mimalloc handles that pattern much better than the
@@ -38,6 +39,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Buffer(BufferCommand::Inspect { dir })) => inspect_buffer(&dir),
+        Some(Command::Test(TestCommand::Promql { files, verbose })) => {
+            test_files::promql(&files, verbose)
+        }
+        Some(Command::Test(TestCommand::Rules { files, verbose })) => {
+            test_files::rules(&files, verbose)
+        }
     }
 }
 
@@ -82,6 +89,24 @@ fn report(errors: &ConfigErrors) {
 fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     match logbridge_config::load_files(paths) {
         Ok(config) => {
+            let mut problems = 0;
+            for (id, spec) in &config.transforms {
+                for problem in spec.config.problems() {
+                    let line = spec.origin.line.map_or(String::new(), |l| format!(":{l}"));
+                    eprintln!(
+                        "{}{line}: error: in `{id}`: {problem}",
+                        spec.origin.file.display()
+                    );
+                    problems += 1;
+                }
+            }
+            if problems > 0 {
+                eprintln!(
+                    "\n{problems} error{} in the configuration.",
+                    if problems == 1 { "" } else { "s" }
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
             println!(
                 "Configuration is valid: {} source(s), {} transform(s), {} sink(s).",
                 config.sources.len(),

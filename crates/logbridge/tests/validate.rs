@@ -304,3 +304,33 @@ fn shipped_examples_are_valid() {
     }
     assert!(checked >= 2, "examples found: {checked}");
 }
+
+#[test]
+fn rule_files_are_checked_with_positions() {
+    let env = Env::new();
+    let good = env.write(
+        "good.yml",
+        "groups:\n  - name: ok\n    rules:\n      - record: r\n        expr: sum(up)\n",
+    );
+    let bad = env.write(
+        "bad.yml",
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rat(x[5m]) > 0\n      \
+         - alert: B\n        expr: up == 0\n        annotations:\n          summary: '{{ $labels.job '\n",
+    );
+    let config = format!(
+        "[sources.self]\ntype = \"internal_metrics\"\n\
+         [transforms.rules]\ntype = \"rules\"\ninputs = [\"self\"]\nrule_files = [{:?}, {:?}]\n\
+         [sinks.out]\ntype = \"blackhole\"\ninputs = [\"rules.records\"]\n",
+        good.display().to_string(),
+        bad.display().to_string()
+    );
+    let (code, err) = stderr_of(&env, "rules.toml", &config);
+    assert_eq!(code, 78, "{err}");
+    for expected in [
+        "bad.yml:5:15: group \"g\", rule 1 (alert \"A\"): expr: unknown function with name 'rat'",
+        "bad.yml:9:20: group \"g\", rule 2 (alert \"B\"): annotation \"summary\": template: check:1:16: unclosed action",
+    ] {
+        assert!(err.contains(expected), "expected `{expected}` in:\n{err}");
+    }
+    assert!(!err.contains("good.yml"), "{err}");
+}

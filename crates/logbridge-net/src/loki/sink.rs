@@ -22,8 +22,8 @@ use serde::Deserialize;
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, http_url,
-    jitter, retry_after, seconds,
+    self, BatchLimits, Gathered, Outcome, auth_header, build_client, extra_headers, gather,
+    give_up, http_url, jitter, seconds,
 };
 use crate::now_nanos;
 use crate::request::AuthConfig;
@@ -239,19 +239,6 @@ struct Sender {
     max_backoff: Duration,
 }
 
-/// How one push attempt ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    Sent,
-    /// Worth trying again, after at least this long if the server said.
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    /// Refused for good.
-    Refused(String),
-}
-
 #[async_trait::async_trait]
 impl Sink for LokiSink {
     async fn run(self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
@@ -336,42 +323,13 @@ impl Sender {
         if let Some(tenant) = &push.tenant {
             headers.insert(TENANT_HEADER, tenant.clone());
         }
-        let response = match self
-            .client
-            .post(&self.url)
-            .headers(headers)
-            .body(push.body.clone())
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                return Outcome::Retry {
-                    after: None,
-                    reason: e.to_string(),
-                };
-            }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Outcome::Sent;
-        }
-        let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        let reason = format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(512)]).trim()
-        );
-        classify(status, retry_after, reason)
-    }
-}
-
-/// Loki's answers: 429 and 5xx are "later", anything else is final.
-fn classify(status: http::StatusCode, after: Option<Duration>, reason: String) -> Outcome {
-    if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Outcome::Retry { after, reason }
-    } else {
-        Outcome::Refused(reason)
+        client::send(
+            self.client
+                .post(&self.url)
+                .headers(headers)
+                .body(push.body.clone()),
+        )
+        .await
     }
 }
 
@@ -431,25 +389,6 @@ mod tests {
             )
             .is_ok()
         );
-    }
-
-    #[test]
-    fn answers_are_classified() {
-        let after = Some(Duration::from_secs(3));
-        for code in [429, 500, 502, 503, 504] {
-            let status = StatusCode::from_u16(code).unwrap();
-            assert!(
-                matches!(classify(status, after, String::new()), Outcome::Retry { after: a, .. } if a == after),
-                "{code}"
-            );
-        }
-        for code in [400, 401, 404, 413] {
-            let status = StatusCode::from_u16(code).unwrap();
-            assert!(matches!(
-                classify(status, None, String::new()),
-                Outcome::Refused(_)
-            ));
-        }
     }
 
     /// A Loki stand-in answering each request with the next status of a

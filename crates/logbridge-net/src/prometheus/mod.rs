@@ -4,7 +4,8 @@
 //! - [`scrape`]: the `prometheus_scrape` source, which scrapes targets'
 //!   text expositions (0.0.4 or OpenMetrics) on an interval and adds the
 //!   `job`/`instance` labels and the `up`, `scrape_duration_seconds` and
-//!   `scrape_samples_scraped` series as Prometheus does.
+//!   `scrape_samples_scraped` series as Prometheus does, and stale markers
+//!   for series that vanish ([`staleness`]).
 //! - [`remote_write_source`]: the `prometheus_remote_write` source, a
 //!   remote-write 1.0 receiver answering once the sinks hold the data.
 //! - [`remote_write_sink`]: the `prometheus_remote_write` sink, batching
@@ -21,6 +22,7 @@ pub mod exporter;
 pub mod remote_write_sink;
 pub mod remote_write_source;
 pub mod scrape;
+mod staleness;
 pub mod store;
 
 pub use exporter::PrometheusExporterConfig;

@@ -23,8 +23,8 @@ use serde::Deserialize;
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, auth_header, build_client, extra_headers, gather, give_up, http_url,
-    jitter, retry_after, seconds,
+    self, BatchLimits, Gathered, Outcome, auth_header, build_client, extra_headers, gather,
+    give_up, http_url, jitter, seconds,
 };
 use crate::now_nanos;
 use crate::request::AuthConfig;
@@ -126,17 +126,6 @@ struct RemoteWriteSink {
     limits: BatchLimits,
     request_timeout: Duration,
     max_backoff: Duration,
-}
-
-/// What one attempt came to.
-#[derive(Debug)]
-enum Outcome {
-    Sent,
-    Refused(String),
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
 }
 
 #[async_trait::async_trait]
@@ -249,36 +238,7 @@ impl RemoteWriteSink {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                return Outcome::Retry {
-                    after: None,
-                    reason: e.to_string(),
-                };
-            }
-        };
-        let status = response.status();
-        let after = retry_after(response.headers());
-        let text = response.bytes().await.unwrap_or_default();
-        classify(status, after, &text)
-    }
-}
-
-/// The remote-write rule: 2xx taken, 5xx and 429 retried, other statuses
-/// refused for good.
-fn classify(status: http::StatusCode, after: Option<Duration>, body: &[u8]) -> Outcome {
-    if status.is_success() {
-        return Outcome::Sent;
-    }
-    let reason = format!(
-        "HTTP {status}: {}",
-        String::from_utf8_lossy(&body[..body.len().min(512)]).trim()
-    );
-    if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
-        Outcome::Retry { after, reason }
-    } else {
-        Outcome::Refused(reason)
+        client::send(request).await
     }
 }
 
@@ -293,32 +253,6 @@ mod tests {
     use logbridge_component::channel;
     use logbridge_component::telemetry::ComponentKind;
     use logbridge_event::{BatchNotifier, EventBatch, Finalizers};
-
-    #[test]
-    fn statuses_are_classified() {
-        use http::StatusCode as S;
-        assert!(matches!(classify(S::NO_CONTENT, None, b""), Outcome::Sent));
-        assert!(matches!(
-            classify(S::TOO_MANY_REQUESTS, Some(Duration::from_secs(2)), b""),
-            Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2)
-        ));
-        assert!(matches!(
-            classify(S::SERVICE_UNAVAILABLE, None, b""),
-            Outcome::Retry { after: None, .. }
-        ));
-        assert!(matches!(
-            classify(S::INTERNAL_SERVER_ERROR, None, b""),
-            Outcome::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(S::BAD_REQUEST, None, b"out of order sample"),
-            Outcome::Refused(r) if r.contains("out of order")
-        ));
-        assert!(matches!(
-            classify(S::UNAUTHORIZED, None, b""),
-            Outcome::Refused(_)
-        ));
-    }
 
     /// A receiver answering the statuses of `script` in turn (then 204),
     /// recording every request.

@@ -15,11 +15,14 @@
 //!   as `exported_job`/`exported_instance` unless `honor_labels` is on, in
 //!   which case the scraped one wins;
 //! - `up` (1, or 0 when the scrape failed), `scrape_duration_seconds` and
-//!   `scrape_samples_scraped` for the target.
+//!   `scrape_samples_scraped` for the target;
+//! - stale markers (points with no recorded value) for the series of the
+//!   last scrape that this one lacks ([`super::staleness`]).
 //!
 //! A scrape fails as a whole (connection, HTTP status other than 2xx,
 //! timeout, a body over `max_body_bytes`, or a body that does not parse):
-//! then only the three target series are sent, with `up` 0.
+//! then only the three target series are sent, with `up` 0, and stale
+//! markers for every series of the last successful scrape.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,7 @@ use logbridge_prometheus::{Format, ParseError, parse};
 use serde::Deserialize;
 use tracing::{debug, warn};
 
+use super::staleness::LastScrape;
 use crate::client::{auth_header, build_client, http_url, seconds};
 use crate::now_nanos;
 use crate::request::{AuthConfig, decompress};
@@ -217,6 +221,7 @@ impl ScrapeSource {
         let failures = RateLimit::default();
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last = LastScrape::default();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -234,11 +239,14 @@ impl ScrapeSource {
             let (mut events, bytes, up, samples) = match outcome {
                 Ok(scraped) => {
                     let samples = scraped.points.iter().map(sample_count).sum::<usize>();
-                    let events: Vec<Event> = scraped
+                    let points: Vec<Metric> = scraped
                         .points
                         .into_iter()
-                        .map(|m| Event::Metric(self.with_target_labels(m, target, started_ns)))
+                        .map(|m| self.with_target_labels(m, target, started_ns))
                         .collect();
+                    let ended = last.replace(&points, started_ns);
+                    let events: Vec<Event> =
+                        points.into_iter().chain(ended).map(Event::Metric).collect();
                     (events, scraped.bytes, true, samples)
                 }
                 Err(error) => {
@@ -248,7 +256,8 @@ impl ScrapeSource {
                     } else {
                         debug!(message = "Scrape failed.", target = %target.url, %error);
                     }
-                    (Vec::new(), 0, false, 0)
+                    let ended = last.replace(&[], started_ns);
+                    (ended.into_iter().map(Event::Metric).collect(), 0, false, 0)
                 }
             };
             events.extend(
@@ -581,6 +590,51 @@ mod tests {
             Some(5.0)
         );
         assert_eq!(find(&points, "scrape_duration_seconds").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn series_that_vanish_get_stale_markers() {
+        // Two series, then one, then a failed scrape.
+        let scrapes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let app = Router::new().route(
+            "/flip",
+            get(move || {
+                let n = scrapes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    match n {
+                        0 => (http::StatusCode::OK, "a 1\nb 1\n"),
+                        1 => (http::StatusCode::OK, "a 2\n"),
+                        _ => (http::StatusCode::INTERNAL_SERVER_ERROR, ""),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let points = scrape_once(
+            serde_json::json!({
+                "endpoints": [format!("{base}/flip")],
+                "scrape_interval_secs": 0.05,
+                "scrape_timeout_secs": 0.05,
+            }),
+            3,
+        )
+        .await;
+        let stale: Vec<(&str, i64)> = points
+            .iter()
+            .filter(|m| m.flags & logbridge_event::FLAG_NO_RECORDED_VALUE != 0)
+            .map(|m| (m.name.as_str(), m.time_unix_nano))
+            .collect();
+        let up_times: Vec<i64> = find(&points, "up")
+            .iter()
+            .map(|m| m.time_unix_nano)
+            .collect();
+        assert_eq!(
+            stale,
+            [("b", up_times[1]), ("a", up_times[2])],
+            "b when it vanished, a when the scrape failed"
+        );
     }
 
     #[tokio::test]

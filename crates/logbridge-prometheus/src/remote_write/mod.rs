@@ -201,7 +201,7 @@ pub fn encode_write_request(metrics: &[Metric]) -> Vec<u8> {
 }
 
 /// Builds the request (see the module doc).
-pub fn metrics_to_request(metrics: &[Metric]) -> WriteRequest {
+pub fn metrics_to_request<'m>(metrics: impl IntoIterator<Item = &'m Metric>) -> WriteRequest {
     let mut request = WriteRequest::default();
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut families: HashMap<&str, ()> = HashMap::new();

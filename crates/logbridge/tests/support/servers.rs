@@ -578,13 +578,10 @@ pub fn redis() -> Server {
     server
 }
 
-/// Starts Prometheus (from `PROMETHEUS`) on a free loopback port with the
-/// remote-write receiver on, its TSDB in a temporary folder, and
-/// `config_yaml` as its configuration (`{self}` replaced with its own
-/// `127.0.0.1:port`, so it can scrape itself); returns once `/-/ready`
-/// answers 200.
+/// Starts Prometheus (from `PROMETHEUS`) with `config_yaml` (`{self}`
+/// becomes its own address), remote-write receiving on, and waits until it
+/// is ready.
 pub fn prometheus(config_yaml: &str) -> Server {
-    let program = binary("PROMETHEUS");
     let port = free_port();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let config = dir.path().join("prometheus.yml");
@@ -593,22 +590,46 @@ pub fn prometheus(config_yaml: &str) -> Server {
         config_yaml.replace("{self}", &format!("127.0.0.1:{port}")),
     )
     .unwrap();
-    let data = dir.path().join("data");
-    let log = dir.path().join("prometheus.log");
     let args = [
         format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", data.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
         format!("--web.listen-address=127.0.0.1:{port}"),
         "--web.enable-remote-write-receiver".to_owned(),
         "--log.level=warn".to_owned(),
     ];
-    let child = Command::new(&program)
-        .args(&args)
+    start_ready("PROMETHEUS", &args, port, dir)
+}
+
+/// Starts Alertmanager (from `ALERTMANAGER`) with `config_yaml`, without
+/// clustering, and waits until it is ready.
+pub fn alertmanager(config_yaml: &str) -> Server {
+    let port = free_port();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(&config, config_yaml).unwrap();
+    let args = [
+        format!("--config.file={}", config.display()),
+        format!("--storage.path={}", dir.path().join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--cluster.listen-address=".to_owned(),
+        "--log.level=warn".to_owned(),
+    ];
+    start_ready("ALERTMANAGER", &args, port, dir)
+}
+
+/// Starts the server named by the environment variable `program` and waits
+/// until its `/-/ready` answers 200 (Prometheus and Alertmanager both have
+/// it).
+fn start_ready(program: &str, args: &[String], port: u16, dir: Arc<tempfile::TempDir>) -> Server {
+    let binary = binary(program);
+    let log = dir.path().join("server.log");
+    let child = Command::new(&binary)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
     let server = Server {
         child,
         port,
@@ -619,7 +640,7 @@ pub fn prometheus(config_yaml: &str) -> Server {
         wait_for(Duration::from_secs(30), || {
             super::http_get(port, "/-/ready").is_some_and(|(code, _)| code == 200)
         }),
-        "prometheus did not get ready on {port}: {}",
+        "{binary} did not get ready on {port}: {}",
         std::fs::read_to_string(&server.log).unwrap_or_default()
     );
     server
