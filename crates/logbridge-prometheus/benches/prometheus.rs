@@ -5,6 +5,8 @@
 //! - `text/parse/*`: full parse into `Metric`s (the 5x-of-Go target:
 //!   under 5.8 µs per 16 KiB of OpenMetrics);
 //! - `text/samples/*`: the zero-copy layer alone (borrowed samples);
+//! - `text/model_clone_drop/*`: cloning and dropping the parsed points,
+//!   what the point model costs without any parsing;
 //! - `text/encode/*`: the writer;
 //! - `remote_write/*`: snappy + protobuf decode and encode of ~16 KiB of
 //!   uncompressed protobuf.
@@ -204,6 +206,11 @@ fn text_benches(c: &mut Criterion) {
                 }
                 sum
             })
+        });
+        // What the point model costs without any parsing: the floor of
+        // `parse` (it builds and drops the same points).
+        group.bench_function(format!("model_clone_drop/{label}"), |b| {
+            b.iter(|| black_box(&metrics).clone())
         });
         group.bench_function(format!("encode/{label}"), |b| {
             b.iter(|| encode_text(black_box(&metrics), format))
