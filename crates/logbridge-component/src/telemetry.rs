@@ -123,6 +123,9 @@ pub struct ComponentMetrics {
 pub struct GaugeDef {
     pub name: &'static str,
     pub help: &'static str,
+    /// Typed as a counter: the value only grows (a count since start,
+    /// kept by the component), so `rate()` applies.
+    pub counter: bool,
 }
 
 impl ComponentMetrics {
@@ -426,8 +429,11 @@ fn render_gauges(components: &[Arc<ComponentMetrics>], out: &mut String) {
     for (def, lines) in by_def {
         let _ = writeln!(
             out,
-            "# HELP {} {}\n# TYPE {} gauge",
-            def.name, def.help, def.name
+            "# HELP {} {}\n# TYPE {} {}",
+            def.name,
+            def.help,
+            def.name,
+            if def.counter { "counter" } else { "gauge" }
         );
         for line in lines {
             let _ = writeln!(out, "{line}");
@@ -475,6 +481,7 @@ mod tests {
         static LAG: GaugeDef = GaugeDef {
             name: "logbridge_test_lag",
             help: "Lag.",
+            counter: false,
         };
         let r = Registry::new();
         let m = r.register("in", ComponentKind::Source, "kafka");
@@ -493,5 +500,20 @@ mod tests {
         );
         m.set_problem(None);
         assert!(r.problems().is_empty());
+    }
+
+    #[test]
+    fn counter_defs_are_typed_counter() {
+        static MISSED: GaugeDef = GaugeDef {
+            name: "logbridge_test_missed_total",
+            help: "Missed.",
+            counter: true,
+        };
+        let r = Registry::new();
+        let m = r.register("rules", ComponentKind::Transform, "rules");
+        m.set_gauge(&MISSED, &[("group", "g")], 2);
+        let text = r.render();
+        assert!(text.contains("# TYPE logbridge_test_missed_total counter\n"));
+        assert!(text.contains("group=\"g\"} 2"));
     }
 }

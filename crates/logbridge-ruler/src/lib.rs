@@ -204,6 +204,7 @@ impl TransformConfig for RulesTransformConfig {
             metrics: cx.metrics.clone(),
             dropped_reported: 0,
             failing: BTreeMap::new(),
+            missed_reported: Vec::new(),
             startup,
         }))
     }
@@ -230,18 +231,32 @@ impl TransformConfig for RulesTransformConfig {
 static SERIES: GaugeDef = GaugeDef {
     name: "logbridge_rules_series",
     help: "Series held by the rules engine's store.",
+    counter: false,
 };
 static SAMPLES: GaugeDef = GaugeDef {
     name: "logbridge_rules_samples",
     help: "Samples held by the rules engine's store.",
+    counter: false,
 };
 static FAILING_RULES: GaugeDef = GaugeDef {
     name: "logbridge_rules_failing_rules",
     help: "Rules whose last evaluation failed.",
+    counter: false,
 };
 static SAMPLE_BYTES: GaugeDef = GaugeDef {
     name: "logbridge_rules_sample_bytes",
     help: "Heap bytes of the samples held by the rules engine's store.",
+    counter: false,
+};
+static SAMPLES_NOT_READ: GaugeDef = GaugeDef {
+    name: "logbridge_rules_samples_not_read_total",
+    help: "Incoming samples of series that no loaded rule reads, not stored.",
+    counter: true,
+};
+static ITERATIONS_MISSED: GaugeDef = GaugeDef {
+    name: "logbridge_rules_group_iterations_missed_total",
+    help: "Evaluation times of a rule group skipped because the engine was late (a busy process, or a round longer than the interval).",
+    counter: true,
 };
 
 /// How often an unchanged alert state is written again.
@@ -268,6 +283,8 @@ struct RulesTransform {
     dropped_reported: u64,
     /// Failing rules (group, rule) and the error last logged for each.
     failing: BTreeMap<(String, String), String>,
+    /// Missed iterations of each group, as last reported.
+    missed_reported: Vec<u64>,
     startup: Vec<StartupNote>,
 }
 
@@ -333,6 +350,31 @@ impl RulesTransform {
         self.metrics
             .set_gauge(&FAILING_RULES, &[], self.failing.len() as i64);
     }
+
+    /// Exports each group's missed iterations, and logs a group when it
+    /// misses more.
+    fn report_missed_iterations(&mut self) {
+        let groups = self.engine.groups();
+        self.missed_reported.resize(groups.len(), 0);
+        for (group, reported) in groups.iter().zip(&mut self.missed_reported) {
+            let labels = [
+                ("file", group.file.as_str()),
+                ("group", group.name.as_str()),
+            ];
+            self.metrics
+                .set_gauge(&ITERATIONS_MISSED, &labels, group.iterations_missed as i64);
+            if group.iterations_missed > *reported {
+                warn!(
+                    message = "Rule group evaluation was late; evaluation times skipped.",
+                    component = %self.id,
+                    group = %group.name,
+                    skipped = group.iterations_missed - *reported,
+                    interval_ms = group.interval_ms,
+                );
+                *reported = group.iterations_missed;
+            }
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -356,7 +398,18 @@ impl Transform for RulesTransform {
     }
 
     fn tick_interval(&self) -> Option<Duration> {
-        Some(Duration::from_secs(1))
+        // A quarter of the shortest group interval (at most a second), so
+        // that timer jitter cannot make a tick skip a group's step.
+        let shortest = self
+            .engine
+            .groups()
+            .iter()
+            .map(|g| g.interval_ms)
+            .min()
+            .unwrap_or(60_000);
+        Some(Duration::from_millis(
+            (shortest / 4).clamp(100, 1_000) as u64
+        ))
     }
 
     fn tick(&mut self, out: &mut TransformOutputs) {
@@ -369,6 +422,7 @@ impl Transform for RulesTransform {
             return;
         }
         self.report_failures(&evaluation.failures);
+        self.report_missed_iterations();
         if !evaluation.samples.is_empty() {
             let events = evaluation
                 .samples
@@ -394,6 +448,8 @@ impl Transform for RulesTransform {
             .set_gauge(&SAMPLES, &[], store.sample_count() as i64);
         self.metrics
             .set_gauge(&SAMPLE_BYTES, &[], store.sample_bytes() as i64);
+        self.metrics
+            .set_gauge(&SAMPLES_NOT_READ, &[], self.engine.samples_not_read as i64);
         let saved = self.engine.saved_alerts();
         let text = state::encode(&saved, now);
         // The timestamp changes every time; compare what follows it. An

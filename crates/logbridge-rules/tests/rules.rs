@@ -371,3 +371,27 @@ fn restored_active_times_follow_prometheus_grace_period() {
         25 * MIN
     );
 }
+
+#[test]
+fn skipped_evaluation_times_count_as_missed_iterations() {
+    let mut e = engine(
+        "groups:
+  - name: g
+    interval: 1m
+    rules:
+      - record: r
+        expr: vector(1)
+",
+    );
+    e.evaluate_due(0);
+    e.evaluate_due(MIN + 30_000);
+    assert_eq!(e.groups()[0].iterations_missed, 0, "on time");
+    // Asked again only 4 minutes later: the steps at 2m and 3m were
+    // skipped; 4m is evaluated.
+    let out = e.evaluate_due(4 * MIN + 10_000);
+    assert_eq!(out.groups_evaluated, 1);
+    assert_eq!(e.groups()[0].iterations_missed, 2);
+    assert_eq!(e.groups()[0].last_evaluation, Some(4 * MIN));
+    e.evaluate_due(4 * MIN + 20_000);
+    assert_eq!(e.groups()[0].iterations_missed, 2, "not due, not missed");
+}

@@ -222,6 +222,27 @@ receivers:
         lb.log_tail(30)
     );
     assert_eq!(alert_state(&lb), None, "no active alert once resolved");
+
+    // The engine's own counters: the scraper's `up` and `scrape_*` series
+    // are read by no rule; the group's missed steps are exported (their
+    // count is tested in logbridge-rules: a loaded CI machine may miss one).
+    let (_, metrics) = support::http_get(lb.admin, "/debug/metrics").expect("metrics");
+    let value = |name: &str| -> Option<f64> {
+        let line = metrics.lines().find(|l| l.starts_with(name))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    assert!(
+        value("logbridge_rules_samples_not_read_total{").is_some_and(|v| v > 0.0),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE logbridge_rules_group_iterations_missed_total counter"));
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("logbridge_rules_group_iterations_missed_total{")
+                && l.contains(r#"group="checkout""#)
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -38,11 +38,13 @@ use crate::client::{Reporter, any_broker_up};
 static CONSUMER_LAG: GaugeDef = GaugeDef {
     name: "logbridge_kafka_consumer_lag",
     help: "Records of the partition after the group's committed offset (high watermark minus committed offset).",
+    counter: false,
 };
 
 static IN_FLIGHT: GaugeDef = GaugeDef {
     name: "logbridge_kafka_batches_in_flight",
     help: "Batches of the partition sent down the pipeline and not yet acknowledged.",
+    counter: false,
 };
 
 /// How long a poll waits when nothing is buffered.

@@ -146,6 +146,10 @@ pub struct Group {
     pub rules: Vec<Rule>,
     pub last_evaluation: Option<i64>,
     pub evaluation_time: Duration,
+    /// Evaluation times skipped because the engine was not asked in time
+    /// (a busy process, a round longer than the interval), as Prometheus
+    /// counts them in `prometheus_rule_group_iterations_missed_total`.
+    pub iterations_missed: u64,
 }
 
 impl Group {
@@ -345,6 +349,7 @@ impl RuleEngine {
                     rules,
                     last_evaluation: None,
                     evaluation_time: Duration::ZERO,
+                    iterations_missed: 0,
                 });
             }
         }
@@ -414,11 +419,14 @@ impl RuleEngine {
         for i in 0..self.groups.len() {
             let interval = self.groups[i].interval_ms.max(1);
             let ts = now - now.rem_euclid(interval);
-            if self.groups[i]
-                .last_evaluation
-                .is_some_and(|last| last >= ts)
-            {
-                continue;
+            let group = &mut self.groups[i];
+            if let Some(last) = group.last_evaluation {
+                if last >= ts {
+                    continue;
+                }
+                // Only the latest due time is evaluated; the ones between
+                // are skipped, not caught up (as Prometheus does).
+                group.iterations_missed += ((ts - last) / interval - 1).max(0) as u64;
             }
             out.extend(self.evaluate_group(i, ts));
         }
