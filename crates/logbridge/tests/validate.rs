@@ -289,9 +289,12 @@ fn shipped_examples_are_valid() {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
+        // From the repository root, where the examples say to run them
+        // (their relative paths, such as rule files, start there).
         let out = std::process::Command::new(support::bin())
             .args(["validate", "-c"])
             .arg(&path)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .output()
             .unwrap();
         assert!(
