@@ -21,6 +21,8 @@ use logbridge_component::ShutdownSignal;
 use logbridge_component::telemetry::Registry;
 use logbridge_config::Config;
 use logbridge_topology::Health;
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::Expr;
 use serde::Serialize;
 
 /// What the API says about one component.
@@ -169,14 +171,57 @@ async fn health_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> 
 }
 
 /// Which rules `/api/v1/rules` lists, from the filters Prometheus takes:
-/// `type=alert|record`, and any number of `rule_name[]`, `rule_group[]` and
-/// `file[]` (each kind of filter matching any of its values).
-#[derive(Debug, Default, PartialEq)]
+/// `type=alert|record`, any number of `rule_name[]`, `rule_group[]` and
+/// `file[]` (each kind of filter matching any of its values), `match[]`
+/// series selectors over the rules' configured labels (a rule is listed
+/// when one selector matches), and `exclude_alerts` (alerting rules
+/// without their active alerts).
+#[derive(Debug, Default)]
 struct RulesFilter {
     kind: Option<&'static str>,
     names: Vec<String>,
     groups: Vec<String>,
     files: Vec<String>,
+    /// Matcher sets, any of which must match all its labels.
+    label_matchers: Vec<Vec<Matcher>>,
+    exclude_alerts: bool,
+}
+
+/// The matcher sets of a `match[]` selector (one per `or` branch), with
+/// the metric name as a `__name__` matcher, as Prometheus reads it.
+fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, String> {
+    let not_selector = || format!("match[]: {text:?} is not a series selector");
+    let Expr::VectorSelector(selector) = promql_parser::parser::parse(text)
+        .map_err(|e| format!("match[]: cannot parse {text:?}: {e}"))?
+    else {
+        return Err(not_selector());
+    };
+    let mut common = selector.matchers.matchers;
+    if let Some(name) = selector.name {
+        common.push(Matcher::new(MatchOp::Equal, "__name__", &name));
+    }
+    if selector.matchers.or_matchers.is_empty() {
+        return Ok(vec![common]);
+    }
+    Ok(selector
+        .matchers
+        .or_matchers
+        .into_iter()
+        .map(|mut set| {
+            set.extend(common.iter().cloned());
+            set
+        })
+        .collect())
+}
+
+/// A boolean query parameter, spelled as Go's `strconv.ParseBool` takes it
+/// (Prometheus' parser).
+fn query_bool(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!("{key}: {other:?} is not a boolean")),
+    }
 }
 
 impl RulesFilter {
@@ -199,8 +244,10 @@ impl RulesFilter {
                 "rule_name[]" => filter.names.push(value.into_owned()),
                 "rule_group[]" => filter.groups.push(value.into_owned()),
                 "file[]" => filter.files.push(value.into_owned()),
-                // Others (`exclude_alerts`, `match[]`, paging) are not
-                // supported; like unknown parameters, they are ignored.
+                "match[]" => filter.label_matchers.extend(selector_matchers(&value)?),
+                "exclude_alerts" => filter.exclude_alerts = query_bool(&key, &value)?,
+                // Paging (`group_limit`) is not supported; like unknown
+                // parameters, it is ignored and every group is listed.
                 _ => {}
             }
         }
@@ -223,13 +270,38 @@ impl RulesFilter {
                 self.kind
                     .is_none_or(|k| text(rule, "type").as_deref() == Some(k))
                     && listed(&self.names, text(rule, "name"))
+                    && self.labels_match(rule)
             });
+            if self.exclude_alerts {
+                for rule in rules.iter_mut() {
+                    if let Some(fields) = rule.as_object_mut() {
+                        fields.remove("alerts");
+                    }
+                }
+            }
             // As Prometheus: a group left without rules is not listed.
             if rules.is_empty() {
                 return None;
             }
         }
         Some(group)
+    }
+
+    /// Whether a rule's configured labels satisfy one of the `match[]`
+    /// selectors (a missing label reads as empty, as in PromQL).
+    fn labels_match(&self, rule: &serde_json::Value) -> bool {
+        if self.label_matchers.is_empty() {
+            return true;
+        }
+        let label = |name: &str| {
+            rule.get("labels")
+                .and_then(|l| l.get(name))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        };
+        self.label_matchers
+            .iter()
+            .any(|set| set.iter().all(|m| m.is_match(label(&m.name))))
     }
 }
 
@@ -307,11 +379,13 @@ mod tests {
     fn groups() -> Vec<serde_json::Value> {
         vec![
             json!({"name": "api", "file": "a.yml", "rules": [
-                {"name": "Down", "type": "alerting"},
-                {"name": "job:up", "type": "recording"},
+                {"name": "Down", "type": "alerting", "labels": {"severity": "page"},
+                 "alerts": [{"state": "firing"}]},
+                {"name": "job:up", "type": "recording", "labels": {}},
             ]}),
             json!({"name": "db", "file": "b.yml", "rules": [
-                {"name": "Slow", "type": "alerting"},
+                {"name": "Slow", "type": "alerting",
+                 "labels": {"severity": "ticket", "team": "db"}, "alerts": []},
             ]}),
         ]
     }
@@ -347,5 +421,60 @@ mod tests {
         assert_eq!(listed("file[]=a.yml&type=alert"), ["api: Down"]);
         assert_eq!(listed("rule_name[]=nothing"), Vec::<String>::new());
         assert!(RulesFilter::parse(Some("type=other")).is_err());
+    }
+
+    #[test]
+    fn rules_match_selectors_over_configured_labels() {
+        let q = |s: &str| {
+            format!(
+                "match[]={}",
+                form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+            )
+        };
+        assert_eq!(listed(&q(r#"{severity="page"}"#)), ["api: Down"]);
+        assert_eq!(
+            listed(&q(r#"{severity=~"page|ticket"}"#)),
+            ["api: Down", "db: Slow"]
+        );
+        // A missing label reads as empty; a selector matching only empty
+        // labels is refused, as PromQL refuses it.
+        assert_eq!(listed(&q(r#"{severity=~".+", team!="db"}"#)), ["api: Down"]);
+        assert!(RulesFilter::parse(Some(&q(r#"{team!="db"}"#))).is_err());
+        // One selector of several is enough; an `or` branch is one.
+        assert_eq!(
+            listed(&format!(
+                "{}&{}",
+                q(r#"{team="db"}"#),
+                q(r#"{severity="page"}"#)
+            )),
+            ["api: Down", "db: Slow"]
+        );
+        assert_eq!(
+            listed(&q(r#"{team="db" or severity="page"}"#)),
+            ["api: Down", "db: Slow"]
+        );
+        // Rule labels have no metric name, as in Prometheus.
+        assert_eq!(listed(&q("up")), Vec::<String>::new());
+        let bad = RulesFilter::parse(Some(&q("rate(up[5m])"))).unwrap_err();
+        assert!(bad.contains("not a series selector"), "{bad}");
+        assert!(RulesFilter::parse(Some(&q("{"))).is_err());
+    }
+
+    #[test]
+    fn exclude_alerts_drops_the_alerts_of_alerting_rules() {
+        let alerts = |query: &str| -> Vec<bool> {
+            let filter = RulesFilter::parse(Some(query)).unwrap();
+            groups()
+                .into_iter()
+                .filter_map(|g| filter.apply(g))
+                .flat_map(|g| g["rules"].as_array().unwrap().clone())
+                .map(|r| r.get("alerts").is_some())
+                .collect()
+        };
+        assert_eq!(alerts(""), [true, false, true]);
+        assert_eq!(alerts("exclude_alerts=true"), [false, false, false]);
+        assert_eq!(alerts("exclude_alerts=false"), [true, false, true]);
+        assert_eq!(alerts("exclude_alerts=1"), [false, false, false]);
+        assert!(RulesFilter::parse(Some("exclude_alerts=yes")).is_err());
     }
 }
