@@ -116,23 +116,38 @@ pub enum Outcome {
     Refused(String),
 }
 
+/// What a server answered: status, `Retry-After`, body.
+pub struct Answer {
+    pub status: http::StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: bytes::Bytes,
+}
+
+/// Sends a request and reads the whole answer; `Err` (why) when there was
+/// none, which every sender takes as worth retrying.
+pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
+}
+
 /// Sends a request and reads the answer by the rule the Loki,
 /// remote-write and Alertmanager APIs share: see [`classify`]; no answer
 /// at all is worth retrying.
 pub async fn send(request: reqwest::RequestBuilder) -> Outcome {
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Retry {
-                after: None,
-                reason: e.to_string(),
-            };
-        }
-    };
-    let status = response.status();
-    let after = retry_after(response.headers());
-    let body = response.bytes().await.unwrap_or_default();
-    classify(status, after, &body)
+    match exchange(request).await {
+        Ok(answer) => classify(answer.status, answer.retry_after, &answer.body),
+        Err(reason) => Outcome::Retry {
+            after: None,
+            reason,
+        },
+    }
 }
 
 /// 2xx is taken; 429 and 5xx are worth retrying (after `Retry-After`);

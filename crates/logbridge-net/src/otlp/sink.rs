@@ -30,8 +30,8 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
 use crate::client::{
-    BatchLimits, Gathered, build_client, extra_headers, gather, give_up, gzip, http_url, jitter,
-    retry_after, seconds,
+    Answer, BatchLimits, Gathered, build_client, exchange, extra_headers, gather, give_up, gzip,
+    http_url, jitter, seconds,
 };
 use crate::tls::TlsClientConfig;
 
@@ -414,18 +414,19 @@ impl OtlpSink {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
+        let Answer {
+            status,
+            retry_after,
+            body,
+        } = match exchange(request).await {
+            Ok(answer) => answer,
+            Err(reason) => {
                 return Outcome::Retry {
                     after: None,
-                    reason: e.to_string(),
+                    reason,
                 };
             }
         };
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
         if status.is_success() {
             let (rejected, message) = payload.partial_success(&body, json);
             return Outcome::Sent { rejected, message };
