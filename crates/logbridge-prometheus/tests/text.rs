@@ -53,6 +53,45 @@ fn counter_with_metadata_created_and_exemplar() {
 }
 
 #[test]
+fn series_with_different_label_names_keep_their_own() {
+    // Label keys are reused from the previous point while the names match
+    // by position; every change of names must be seen.
+    let ms = prom(concat!(
+        "m{a=\"1\",b=\"2\"} 1\n",
+        "m{a=\"1\",c=\"3\"} 2\n",
+        "m{b=\"x\"} 3\n",
+        "m{b=\"y\",c=\"z\",d=\"w\"} 4\n",
+        "m 5\n",
+        "m{a=\"2\",b=\"3\"} 6\n",
+    ));
+    let names: Vec<Vec<(String, String)>> = ms
+        .iter()
+        .map(|m| {
+            m.labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_str().unwrap().to_string()))
+                .collect()
+        })
+        .collect();
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        names,
+        [
+            pairs(&[("a", "1"), ("b", "2")]),
+            pairs(&[("a", "1"), ("c", "3")]),
+            pairs(&[("b", "x")]),
+            pairs(&[("b", "y"), ("c", "z"), ("d", "w")]),
+            pairs(&[]),
+            pairs(&[("a", "2"), ("b", "3")]),
+        ]
+    );
+}
+
+#[test]
 fn histogram_is_one_point_with_per_bucket_counts() {
     let ms = om(concat!(
         "# TYPE lat_seconds histogram\n",

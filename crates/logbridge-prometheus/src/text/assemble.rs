@@ -151,6 +151,10 @@ pub(crate) struct Assembler<'a> {
     exemplar_spans: Vec<LabelSpan>,
     /// The last sample name turned into a key.
     name_cache: (&'a [u8], KeyString),
+    /// The label names of the last point, by position, as keys: the series
+    /// of a family repeat their label names in the same order, so a point's
+    /// keys are usually copies of the last one's (no UTF-8 check, no build).
+    label_keys: Vec<(&'a [u8], KeyString)>,
 }
 
 impl<'a> Assembler<'a> {
@@ -193,6 +197,7 @@ impl<'a> Assembler<'a> {
             spans: Vec::with_capacity(8),
             exemplar_spans: Vec::new(),
             name_cache: (&[], KeyString::default()),
+            label_keys: Vec::new(),
         })
     }
 
@@ -555,11 +560,21 @@ impl<'a> Assembler<'a> {
         }
     }
 
-    fn labels_of(&self, spans: &[LabelSpan]) -> ObjectMap {
+    fn labels_of(&mut self, spans: &[LabelSpan]) -> ObjectMap {
+        let input = self.input;
         let mut entries = Vec::with_capacity(spans.len());
-        for span in spans {
-            let name = std::str::from_utf8(span.name(self.input)).unwrap_or("");
-            entries.push((KeyString::new(name), self.value_of(span)));
+        for (i, span) in spans.iter().enumerate() {
+            let name = span.name(input);
+            let key = match self.label_keys.get(i) {
+                Some((cached, key)) if *cached == name => key.clone(),
+                _ => {
+                    let key = KeyString::new(std::str::from_utf8(name).unwrap_or(""));
+                    self.label_keys.truncate(i);
+                    self.label_keys.push((name, key.clone()));
+                    key
+                }
+            };
+            entries.push((key, self.value_of(span)));
         }
         ObjectMap::from_entries(entries)
     }
@@ -608,7 +623,9 @@ impl<'a> Assembler<'a> {
         let line = self.point.line;
         let fail = |kind| Err(ParseError { line, kind });
         // Built first so the point is written once, in place in `out`.
-        let labels = self.labels_of(&self.series);
+        let series = std::mem::take(&mut self.series);
+        let labels = self.labels_of(&series);
+        self.series = series;
         let Some(family) = self.family.as_mut() else {
             return Ok(());
         };
