@@ -182,3 +182,26 @@ fn own_rule_tests_agree_with_promtool() {
     assert_eq!(totals(&stdout), (3, 1, 0), "{stdout}");
     assert!(stdout.contains("job:errors:rate1m"), "{stdout}");
 }
+
+/// The rule tests shipped with the alerting example pass in logbridge and
+/// in promtool alike.
+#[test]
+fn shipped_example_rule_tests_pass_in_both() {
+    let file = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/rules/pipeline.test.yaml"
+    ));
+    let (ok, stdout) = test_rules(file);
+    assert!(ok, "{stdout}");
+    assert_eq!(totals(&stdout), (5, 0, 0), "{stdout}");
+    let out = Command::new(promtool())
+        .args(["test", "rules"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
