@@ -174,8 +174,9 @@ async fn health_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> 
 /// `type=alert|record`, any number of `rule_name[]`, `rule_group[]` and
 /// `file[]` (each kind of filter matching any of its values), `match[]`
 /// series selectors over the rules' configured labels (a rule is listed
-/// when one selector matches), and `exclude_alerts` (alerting rules
-/// without their active alerts).
+/// when one selector matches), `exclude_alerts` (alerting rules without
+/// their active alerts), and paging: `group_limit` groups at most, the
+/// next page from the `groupNextToken` of the last as `group_next_token`.
 #[derive(Debug, Default)]
 struct RulesFilter {
     kind: Option<&'static str>,
@@ -185,6 +186,8 @@ struct RulesFilter {
     /// Matcher sets, any of which must match all its labels.
     label_matchers: Vec<Vec<Matcher>>,
     exclude_alerts: bool,
+    group_limit: Option<usize>,
+    group_next_token: Option<String>,
 }
 
 /// The matcher sets of a `match[]` selector (one per `or` branch), with
@@ -246,8 +249,17 @@ impl RulesFilter {
                 "file[]" => filter.files.push(value.into_owned()),
                 "match[]" => filter.label_matchers.extend(selector_matchers(&value)?),
                 "exclude_alerts" => filter.exclude_alerts = query_bool(&key, &value)?,
-                // Paging (`group_limit`) is not supported; like unknown
-                // parameters, it is ignored and every group is listed.
+                "group_limit" => match value.parse::<usize>() {
+                    Ok(n) if n > 0 => filter.group_limit = Some(n),
+                    _ => {
+                        return Err(format!(
+                            "group_limit: {value:?} is not a number greater than 0"
+                        ));
+                    }
+                },
+                "group_next_token" if !value.is_empty() => {
+                    filter.group_next_token = Some(value.into_owned())
+                }
                 _ => {}
             }
         }
@@ -287,6 +299,29 @@ impl RulesFilter {
         Some(group)
     }
 
+    /// One page of the filtered groups, and the token of the next page when
+    /// there is one. A token that names no group is an error (its group
+    /// is gone, or the token was made up).
+    fn page(
+        &self,
+        mut groups: Vec<serde_json::Value>,
+    ) -> Result<(Vec<serde_json::Value>, Option<String>), String> {
+        let Some(limit) = self.group_limit else {
+            return Ok((groups, None));
+        };
+        let start = match &self.group_next_token {
+            Some(token) => groups
+                .iter()
+                .position(|g| &group_token(g) == token)
+                .ok_or_else(|| format!("group_next_token {token:?} names no rule group"))?,
+            None => 0,
+        };
+        let mut page = groups.split_off(start);
+        let next = page.get(limit).map(group_token);
+        page.truncate(limit);
+        Ok((page, next))
+    }
+
     /// Whether a rule's configured labels satisfy one of the `match[]`
     /// selectors (a missing label reads as empty, as in PromQL).
     fn labels_match(&self, rule: &serde_json::Value) -> bool {
@@ -305,18 +340,29 @@ impl RulesFilter {
     }
 }
 
+/// A rule group's paging token: a hash of its file and name, stable while
+/// the process runs (clients treat it as opaque).
+fn group_token(group: &serde_json::Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    group.get("file").and_then(|v| v.as_str()).hash(&mut h);
+    group.get("name").and_then(|v| v.as_str()).hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 /// The rule groups of every rules engine, as Prometheus' `/api/v1/rules`.
 async fn rules_json(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let bad_data = |error: String| {
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": "bad_data",
+            "error": error,
+        });
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    };
     let filter = match RulesFilter::parse(query.as_deref()) {
         Ok(filter) => filter,
-        Err(error) => {
-            let body = serde_json::json!({
-                "status": "error",
-                "errorType": "bad_data",
-                "error": error,
-            });
-            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
-        }
+        Err(error) => return bad_data(error),
     };
     let groups: Vec<serde_json::Value> = s
         .registry
@@ -325,7 +371,15 @@ async fn rules_json(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -
         .flat_map(|view| view.rule_groups())
         .filter_map(|group| filter.apply(group))
         .collect();
-    Json(serde_json::json!({ "status": "success", "data": { "groups": groups } })).into_response()
+    let (groups, next) = match filter.page(groups) {
+        Ok(page) => page,
+        Err(error) => return bad_data(error),
+    };
+    let mut data = serde_json::json!({ "groups": groups });
+    if let Some(token) = next {
+        data["groupNextToken"] = token.into();
+    }
+    Json(serde_json::json!({ "status": "success", "data": data })).into_response()
 }
 
 /// The pending and firing alerts of every rules engine, as Prometheus'
@@ -476,5 +530,45 @@ mod tests {
         assert_eq!(alerts("exclude_alerts=false"), [true, false, true]);
         assert_eq!(alerts("exclude_alerts=1"), [false, false, false]);
         assert!(RulesFilter::parse(Some("exclude_alerts=yes")).is_err());
+    }
+
+    #[test]
+    fn group_limit_pages_through_the_groups() {
+        let three = || {
+            let mut g = groups();
+            g.push(json!({"name": "cache", "file": "b.yml", "rules": [
+                {"name": "Evictions", "type": "alerting", "labels": {}},
+            ]}));
+            g
+        };
+        let page = |query: &str| {
+            let filter = RulesFilter::parse(Some(query))?;
+            let kept: Vec<_> = three()
+                .into_iter()
+                .filter_map(|g| filter.apply(g))
+                .collect();
+            let (groups, next) = filter.page(kept)?;
+            let names: Vec<String> = groups
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string())
+                .collect();
+            Ok::<_, String>((names, next))
+        };
+        assert_eq!(
+            page("").unwrap(),
+            (vec!["api".into(), "db".into(), "cache".into()], None)
+        );
+        let (first, token) = page("group_limit=2").unwrap();
+        assert_eq!(first, ["api", "db"]);
+        let token = token.expect("a next page");
+        let (second, last) = page(&format!("group_limit=2&group_next_token={token}")).unwrap();
+        assert_eq!((second, last), (vec!["cache".to_string()], None));
+        // Filters apply before paging.
+        let (only, next) = page("group_limit=1&type=record").unwrap();
+        assert_eq!((only, next), (vec!["api".to_string()], None));
+        assert!(page("group_limit=0").is_err());
+        assert!(page("group_limit=x").is_err());
+        let unknown = page("group_limit=1&group_next_token=feedfacefeedface").unwrap_err();
+        assert!(unknown.contains("names no rule group"), "{unknown}");
     }
 }
