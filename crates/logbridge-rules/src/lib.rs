@@ -18,6 +18,7 @@
 //! The crate does no I/O and spawns nothing: callers feed samples, ask for
 //! evaluations at a time they choose, and carry results away.
 
+mod calendar;
 pub mod chunk;
 pub mod duration;
 pub mod labels;

@@ -448,7 +448,7 @@ fn date_part(name: &str, seconds: f64) -> Option<f64> {
     let secs = seconds as i64;
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::calendar::civil_from_days(days);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     Some(match name {
         "year" => year as f64,
@@ -474,22 +474,6 @@ fn date_part(name: &str, seconds: f64) -> Option<f64> {
         },
         _ => return None,
     })
-}
-
-/// Year, month (1-12) and day (1-31) of a count of days since 1970-01-01,
-/// in the proleptic Gregorian calendar (the "days from civil" algorithm,
-/// run backwards).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
