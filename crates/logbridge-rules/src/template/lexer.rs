@@ -368,22 +368,7 @@ impl Lexer<'_> {
     }
 
     fn lex_quote(&mut self) -> bool {
-        loop {
-            match self.next() {
-                Some('\\') => match self.next() {
-                    Some('\n') | None => break,
-                    _ => {}
-                },
-                Some('\n') | None => break,
-                Some('"') => {
-                    self.emit(Tok::Str);
-                    return true;
-                }
-                _ => {}
-            }
-        }
-        self.error("unterminated quoted string".into());
-        false
+        self.lex_escaped('"', Tok::Str, "unterminated quoted string")
     }
 
     fn lex_raw_quote(&mut self) -> bool {
@@ -401,6 +386,12 @@ impl Lexer<'_> {
     }
 
     fn lex_char(&mut self) -> bool {
+        self.lex_escaped('\'', Tok::CharConst, "unterminated character constant")
+    }
+
+    /// The rest of a quoted token with backslash escapes, up to `close` on
+    /// the same line; `unterminated` is the error otherwise.
+    fn lex_escaped(&mut self, close: char, tok: Tok, unterminated: &str) -> bool {
         loop {
             match self.next() {
                 Some('\\') => match self.next() {
@@ -408,14 +399,14 @@ impl Lexer<'_> {
                     _ => {}
                 },
                 Some('\n') | None => break,
-                Some('\'') => {
-                    self.emit(Tok::CharConst);
+                Some(c) if c == close => {
+                    self.emit(tok);
                     return true;
                 }
                 _ => {}
             }
         }
-        self.error("unterminated character constant".into());
+        self.error(unterminated.into());
         false
     }
 
