@@ -655,6 +655,7 @@ const COMPILE_ERRORS: &[(&str, usize, usize, &str)] = &[
         "non executable command in pipeline stage 2",
     ),
     ("{{ \"abc }}", 1, 4, "unterminated quoted string"),
+    ("{{ 'a }}", 1, 4, "unterminated character constant"),
     ("{{ 1x }}", 1, 4, "bad number syntax: \"1x\""),
     (
         "{{ $a, $b, $c := . }}",
