@@ -7,7 +7,10 @@
 //! - [`decode`] parses one record into fields (`json`, `logfmt`, `regex`,
 //!   `syslog`) for the `parse` transform.
 //! - [`encode`] writes events as lines (`json`, `logfmt`, `text`) for the
-//!   file and console sinks.
+//!   file and console sinks; [`encoding`] is the `encoding` option that
+//!   chooses one.
+//! - [`template`] renders the paths, keys and topics of sinks from an
+//!   event (strftime and `{{ field }}`).
 //!
 //! Architecture invariants: no I/O and no clock (callers pass buffers and
 //! the time in); every decoder is size-capped (a line by the framer's
@@ -20,7 +23,9 @@ pub use bytes;
 
 pub mod decode;
 pub mod encode;
+pub mod encoding;
 pub mod framing;
+pub mod template;
 
 pub use decode::{ConfigError, MAX_PARSE_INPUT_BYTES, ParseError, Parser, ParserConfig};
 pub use encode::{Codec, Encoder, UnknownCodec};

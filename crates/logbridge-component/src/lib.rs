@@ -11,10 +11,12 @@
 //! - [`Output`]: fan-out to several consumers without copying events.
 //! - [`telemetry`]: the per-component counters behind `/debug/metrics`.
 //! - [`api`]: views components publish for the admin API.
+//! - [`batch`]: the `batch.*` option of sinks that cut input into requests.
 //!
 //! This crate spawns no tasks: the topology does.
 
 pub mod api;
+pub mod batch;
 pub mod channel;
 mod config;
 mod context;
@@ -27,6 +29,15 @@ pub use config::{BuildContext, BuildError, OutputDef, SinkConfig, SourceConfig, 
 pub use context::{ShutdownSignal, SinkContext, SourceContext};
 pub use output::{Output, SourceOutputs, TransformOutputs};
 pub use traits::{ComponentError, Sink, Source, Transform};
+
+/// Now, in nanoseconds since the Unix epoch (0 if the clock is before
+/// 1970): the time sources stamp on what they observe and sinks render
+/// templates with.
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
 
 /// The name of the output that every failing transform and decoding source
 /// routes unparseable events to.

@@ -67,25 +67,28 @@ macro_rules! sink {
 pub static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     source!("demo", logbridge_sources::demo::DemoConfig),
     source!("file", logbridge_sources::file::FileConfig),
-    source!("http", logbridge_net::HttpSourceConfig),
+    source!("http", logbridge_sources::http::HttpSourceConfig),
     source!(
         "internal_metrics",
         logbridge_sources::internal_metrics::InternalMetricsConfig
     ),
-    source!("jaeger", logbridge_net::JaegerSourceConfig),
-    source!("kafka", logbridge_kafka::KafkaSourceConfig),
-    source!("loki", logbridge_net::LokiSourceConfig),
+    source!("jaeger", logbridge_sources::jaeger::JaegerSourceConfig),
+    source!("kafka", logbridge_sources::kafka::KafkaSourceConfig),
+    source!("loki", logbridge_sources::loki::LokiSourceConfig),
     // Vector's name for the same source.
-    source!("opentelemetry", logbridge_net::OtlpSourceConfig),
-    source!("otlp", logbridge_net::OtlpSourceConfig),
+    source!("opentelemetry", logbridge_sources::otlp::OtlpSourceConfig),
+    source!("otlp", logbridge_sources::otlp::OtlpSourceConfig),
     source!(
         "prometheus_remote_write",
-        logbridge_net::PrometheusRemoteWriteSourceConfig
+        logbridge_sources::prometheus_remote_write::PrometheusRemoteWriteSourceConfig
     ),
-    source!("prometheus_scrape", logbridge_net::PrometheusScrapeConfig),
+    source!(
+        "prometheus_scrape",
+        logbridge_sources::prometheus_scrape::PrometheusScrapeConfig
+    ),
     source!("stdin", logbridge_sources::stdin::StdinConfig),
-    source!("syslog", logbridge_net::SyslogSourceConfig),
-    source!("zipkin", logbridge_net::ZipkinSourceConfig),
+    source!("syslog", logbridge_sources::syslog::SyslogSourceConfig),
+    source!("zipkin", logbridge_sources::zipkin::ZipkinSourceConfig),
 ];
 
 pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
@@ -93,27 +96,33 @@ pub static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     transform!("modify", logbridge_transforms::modify::ModifyConfig),
     transform!("parse", logbridge_transforms::parse::ParseConfig),
     transform!("route", logbridge_transforms::route::RouteConfig),
-    transform!("rules", logbridge_ruler::RulesTransformConfig),
+    transform!("rules", logbridge_transforms::rules::RulesTransformConfig),
 ];
 
 pub static SINKS: &[ComponentType<dyn SinkConfig>] = &[
-    sink!("alertmanager", logbridge_net::AlertmanagerSinkConfig),
+    sink!(
+        "alertmanager",
+        logbridge_sinks::alertmanager::AlertmanagerSinkConfig
+    ),
     sink!("aws_s3", logbridge_sinks::aws_s3::S3SinkConfig),
     sink!("blackhole", logbridge_sinks::blackhole::BlackholeConfig),
     sink!("console", logbridge_sinks::console::ConsoleConfig),
     sink!("file", logbridge_sinks::file::FileSinkConfig),
-    sink!("kafka", logbridge_kafka::KafkaSinkConfig),
-    sink!("loki", logbridge_net::LokiSinkConfig),
-    sink!("otlp", logbridge_net::OtlpSinkConfig),
+    sink!("kafka", logbridge_sinks::kafka::KafkaSinkConfig),
+    sink!("loki", logbridge_sinks::loki::LokiSinkConfig),
+    sink!("otlp", logbridge_sinks::otlp::OtlpSinkConfig),
     sink!(
         "prometheus_exporter",
-        logbridge_net::PrometheusExporterConfig
+        logbridge_sinks::prometheus_exporter::PrometheusExporterConfig
     ),
     sink!(
         "prometheus_remote_write",
-        logbridge_net::PrometheusRemoteWriteSinkConfig
+        logbridge_sinks::prometheus_remote_write::PrometheusRemoteWriteSinkConfig
     ),
-    sink!("redis_stream", logbridge_net::RedisStreamSinkConfig),
+    sink!(
+        "redis_stream",
+        logbridge_sinks::redis_stream::RedisStreamSinkConfig
+    ),
 ];
 
 pub fn find<C: ?Sized>(

@@ -13,7 +13,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tracing::{debug, error, info, warn};
 
 /// `bootstrap_servers` checked for shape: `host:port[,host:port...]`.
-pub(crate) fn validate_bootstrap(servers: &str) -> Result<(), BuildError> {
+pub fn validate_bootstrap(servers: &str) -> Result<(), BuildError> {
     let ok = !servers.trim().is_empty()
         && servers.split(',').all(|s| {
             let s = s.trim();
@@ -33,7 +33,7 @@ pub(crate) fn validate_bootstrap(servers: &str) -> Result<(), BuildError> {
 
 /// Our settings first, then the user's `librdkafka_options`, refusing the
 /// keys in `fixed` (set by logbridge because delivery depends on them).
-pub(crate) fn client_config(
+pub fn client_config(
     ours: &[(&str, String)],
     user: &BTreeMap<String, String>,
     fixed: &[&str],
@@ -58,14 +58,14 @@ pub(crate) fn client_config(
 
 /// Forwards librdkafka's logs and errors; marks the component unhealthy
 /// while no broker is reachable.
-pub(crate) struct Reporter {
-    pub(crate) metrics: Arc<ComponentMetrics>,
-    pub(crate) bootstrap: String,
+pub struct Reporter {
+    pub metrics: Arc<ComponentMetrics>,
+    pub bootstrap: String,
     warn_limit: RateLimit,
 }
 
 impl Reporter {
-    pub(crate) fn new(metrics: Arc<ComponentMetrics>, bootstrap: String) -> Reporter {
+    pub fn new(metrics: Arc<ComponentMetrics>, bootstrap: String) -> Reporter {
         Reporter {
             metrics,
             bootstrap,
@@ -73,7 +73,7 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    pub fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
@@ -95,7 +95,7 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn error(&self, error: KafkaError, reason: &str) {
+    pub fn error(&self, error: KafkaError, reason: &str) {
         self.metrics.add_error();
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.brokers_up(false);
@@ -106,7 +106,7 @@ impl Reporter {
     }
 
     /// A broker answered: the component is healthy again.
-    pub(crate) fn brokers_up(&self, up: bool) {
+    pub fn brokers_up(&self, up: bool) {
         if up {
             self.metrics.set_problem(None);
         } else {
@@ -119,7 +119,7 @@ impl Reporter {
 }
 
 /// Whether librdkafka's statistics show a connected broker.
-pub(crate) fn any_broker_up(stats: &rdkafka::Statistics) -> bool {
+pub fn any_broker_up(stats: &rdkafka::Statistics) -> bool {
     stats
         .brokers
         .values()

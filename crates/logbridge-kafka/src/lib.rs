@@ -1,4 +1,6 @@
-//! The `kafka` source and sink, on librdkafka through the `rdkafka` crate.
+//! The Kafka client kit: what the `kafka` source and the `kafka` sink
+//! (in `logbridge-sources` and `logbridge-sinks`) share, on librdkafka
+//! through the `rdkafka` crate.
 //!
 //! librdkafka is compiled from source and linked in statically (with zlib
 //! and zstd), so the binary needs no Kafka library on the machine. Both
@@ -6,16 +8,16 @@
 //! `librdkafka_options`, as Vector does, but refuse the few that would
 //! break delivery guarantees.
 //!
-//! - `source`: consumer group member; commits an offset only once every
-//!   sink acknowledged the records before it.
-//! - `sink`: idempotent producer; acknowledges a batch upstream once the
-//!   broker acknowledged every record in it.
+//! - [`client`]: checks of `bootstrap_servers`, the client configuration
+//!   both components start from, and librdkafka's logs, errors and
+//!   statistics turned into the component's logs, counters and problem;
+//! - [`options`]: the values `librdkafka_options` takes.
+//!
+//! This crate holds no component: it must not depend on a component crate.
 
-mod client;
-mod options;
-pub mod sink;
-pub mod source;
+pub mod client;
+pub mod options;
 
 pub use options::OptionValue;
-pub use sink::KafkaSinkConfig;
-pub use source::KafkaSourceConfig;
+/// The librdkafka binding both components build on.
+pub use rdkafka;

@@ -28,7 +28,7 @@ impl OptionValue {
 }
 
 /// The options as librdkafka takes them.
-pub(crate) fn rendered(options: &BTreeMap<String, OptionValue>) -> BTreeMap<String, String> {
+pub fn rendered(options: &BTreeMap<String, OptionValue>) -> BTreeMap<String, String> {
     options
         .iter()
         .map(|(k, v)| (k.clone(), v.render()))

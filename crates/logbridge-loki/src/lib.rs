@@ -35,3 +35,9 @@ pub use encode::{
 };
 pub use error::Error;
 pub use labels::{LabelError, LabelSet, is_valid_label_name, sanitize_label_name};
+
+/// Where both ends of the push API meet.
+pub const PUSH_PATH: &str = "/loki/api/v1/push";
+
+/// The header naming the tenant a push belongs to.
+pub const TENANT_HEADER: &str = "x-scope-orgid";

@@ -8,24 +8,13 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+pub use logbridge_component::batch::{BatchLimits, seconds};
 use logbridge_component::telemetry::ComponentMetrics;
 use logbridge_component::{BuildError, SinkContext};
 use logbridge_event::{BatchStatus, Event, Finalizers};
 
-use crate::request::AuthConfig;
+use crate::receive::AuthConfig;
 use crate::tls::TlsClientConfig;
-
-/// A duration option: above 0 and under a day.
-pub fn seconds(option: &str, v: f64) -> Result<Duration, BuildError> {
-    if v > 0.0 && v < 86_400.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(BuildError::new(
-            option,
-            format!("{option} must be above 0 and under a day"),
-        ))
-    }
-}
 
 /// An `http://` or `https://` URL with a host; `example` is a good one,
 /// for the hint.
@@ -103,10 +92,11 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// How one request of an HTTP sink ended.
+/// How one request of an HTTP sink ended; `T` is what a sent request
+/// brought back (nothing, for most).
 #[derive(Debug)]
-pub enum Outcome {
-    Sent,
+pub enum Outcome<T = ()> {
+    Sent(T),
     /// Worth trying again, after at least `after` if the server said.
     Retry {
         after: Option<Duration>,
@@ -155,7 +145,7 @@ pub async fn send(request: reqwest::RequestBuilder) -> Outcome {
 /// reason.
 pub fn classify(status: http::StatusCode, after: Option<Duration>, body: &[u8]) -> Outcome {
     if status.is_success() {
-        return Outcome::Sent;
+        return Outcome::Sent(());
     }
     let reason = format!(
         "HTTP {status}: {}",
@@ -192,6 +182,55 @@ pub fn give_up(metrics: &ComponentMetrics) -> BatchStatus {
     BatchStatus::Errored
 }
 
+/// A sink's input gathered into one request.
+pub struct Gathered {
+    pub events: Vec<Event>,
+    pub finalizers: Finalizers,
+    /// The input ended: this is the last request.
+    pub ended: bool,
+}
+
+/// Input that pauses this long closes the request early. Sources that
+/// wait for acknowledgements (push receivers) send nothing more until
+/// this request is out, so waiting for `timeout` would only add its
+/// length to every request's latency (and cap their throughput); a source
+/// reading a firehose never pauses and fills requests to their limits.
+const IDLE: Duration = Duration::from_millis(1);
+
+/// Waits for input and gathers it until a limit is reached, `timeout`
+/// after the first batch, or the input pauses; `None` once the input has
+/// ended and nothing is left.
+pub async fn gather(cx: &mut SinkContext, limits: &BatchLimits) -> Option<Gathered> {
+    let mut first = cx.recv().await?;
+    let mut bytes = first.byte_size();
+    let mut finalizers = std::mem::take(&mut first.finalizers);
+    // Taken, not copied: the events are cloned only if another consumer
+    // (a fan-out) still shares them.
+    let mut events: Vec<Event> = first.take_events();
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let mut ended = false;
+    while events.len() < limits.max_events && bytes < limits.max_bytes {
+        let wait = deadline.min(tokio::time::Instant::now() + IDLE);
+        match tokio::time::timeout_at(wait, cx.recv()).await {
+            Ok(Some(mut batch)) => {
+                bytes += batch.byte_size();
+                finalizers.merge(std::mem::take(&mut batch.finalizers));
+                events.append(&mut batch.take_events());
+            }
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    Some(Gathered {
+        events,
+        finalizers,
+        ended,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +238,10 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         use http::StatusCode as S;
-        assert!(matches!(classify(S::NO_CONTENT, None, b""), Outcome::Sent));
+        assert!(matches!(
+            classify(S::NO_CONTENT, None, b""),
+            Outcome::Sent(())
+        ));
         assert!(matches!(
             classify(S::TOO_MANY_REQUESTS, Some(Duration::from_secs(2)), b""),
             Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2)
@@ -263,88 +305,4 @@ mod tests {
         h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
     }
-}
-
-/// When a sink cuts its input into requests.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchLimits {
-    pub max_events: usize,
-    /// `usize::MAX` for no bound on the estimated size.
-    pub max_bytes: usize,
-    /// The longest the first event of a request waits for more.
-    pub timeout: Duration,
-}
-
-impl BatchLimits {
-    /// Limits from a sink's `batch` options, checked: counts above 0, the
-    /// timeout above 0 and under a day. `max_bytes` is `None` for sinks
-    /// without that option.
-    pub fn checked(
-        max_events: usize,
-        max_bytes: Option<usize>,
-        timeout_secs: f64,
-    ) -> Result<BatchLimits, BuildError> {
-        for (option, value) in [
-            ("batch.max_events", Some(max_events)),
-            ("batch.max_bytes", max_bytes),
-        ] {
-            if value == Some(0) {
-                return Err(BuildError::new(option, format!("{option} must be above 0")));
-            }
-        }
-        Ok(BatchLimits {
-            max_events,
-            max_bytes: max_bytes.unwrap_or(usize::MAX),
-            timeout: seconds("batch.timeout_secs", timeout_secs)?,
-        })
-    }
-}
-
-/// A sink's input gathered into one request.
-pub struct Gathered {
-    pub events: Vec<Event>,
-    pub finalizers: Finalizers,
-    /// The input ended: this is the last request.
-    pub ended: bool,
-}
-
-/// Input that pauses this long closes the request early. Sources that
-/// wait for acknowledgements (push receivers) send nothing more until
-/// this request is out, so waiting for `timeout` would only add its
-/// length to every request's latency (and cap their throughput); a source
-/// reading a firehose never pauses and fills requests to their limits.
-const IDLE: Duration = Duration::from_millis(1);
-
-/// Waits for input and gathers it until a limit is reached, `timeout`
-/// after the first batch, or the input pauses; `None` once the input has
-/// ended and nothing is left.
-pub async fn gather(cx: &mut SinkContext, limits: &BatchLimits) -> Option<Gathered> {
-    let mut first = cx.recv().await?;
-    let mut bytes = first.byte_size();
-    let mut finalizers = std::mem::take(&mut first.finalizers);
-    // Taken, not copied: the events are cloned only if another consumer
-    // (a fan-out) still shares them.
-    let mut events: Vec<Event> = first.take_events();
-    let deadline = tokio::time::Instant::now() + limits.timeout;
-    let mut ended = false;
-    while events.len() < limits.max_events && bytes < limits.max_bytes {
-        let wait = deadline.min(tokio::time::Instant::now() + IDLE);
-        match tokio::time::timeout_at(wait, cx.recv()).await {
-            Ok(Some(mut batch)) => {
-                bytes += batch.byte_size();
-                finalizers.merge(std::mem::take(&mut batch.finalizers));
-                events.append(&mut batch.take_events());
-            }
-            Ok(None) => {
-                ended = true;
-                break;
-            }
-            Err(_) => break,
-        }
-    }
-    Some(Gathered {
-        events,
-        finalizers,
-        ended,
-    })
 }

@@ -151,6 +151,7 @@ impl TlsClientConfig {
     }
 
     /// The settings for a gRPC channel.
+    #[cfg(feature = "grpc")]
     pub fn tonic_config(&self) -> Result<tonic::transport::ClientTlsConfig, BuildError> {
         if !self.verify_certificate {
             return Err(BuildError::new(

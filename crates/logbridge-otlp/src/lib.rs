@@ -66,6 +66,7 @@ mod error;
 mod json;
 mod logs;
 mod metrics;
+mod signal;
 mod traces;
 mod value;
 
@@ -88,4 +89,5 @@ pub use opentelemetry_proto::tonic::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
+pub use signal::Signal;
 pub use traces::{decode_traces, encode_traces, spans_from_request, spans_to_request};

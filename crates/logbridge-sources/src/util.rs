@@ -1,12 +1,7 @@
-//! Small helpers shared by sources: wall-clock time and batching of lines.
+//! Small helpers shared by sources: batching of lines.
 
 use bytes::Bytes;
 use logbridge_event::{Event, EventBatch, LogRecord};
-
-/// Nanoseconds since the Unix epoch, now.
-pub(crate) fn now_nanos() -> i64 {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
 
 /// Collects lines into log events until a batch is full.
 pub(crate) struct LineBatcher {

@@ -1,12 +1,18 @@
-//! logbridge transforms, one module per transform type.
+//! logbridge transforms, one folder per transform type, named as users
+//! write the type in config.
 //!
 //! Transforms are synchronous functions over batches (see
 //! [`logbridge_component::Transform`]); a transform that can fail on an
-//! event sends it to its `dropped` output with the reason attached.
+//! event sends it to its `dropped` output with the reason attached. The
+//! `rules` transform (Prometheus rules evaluated over the metrics that flow
+//! through it) is behind the `rules` cargo feature; the engine itself is
+//! the pure crate `logbridge-rules`.
 
 pub mod filter;
 pub mod modify;
 pub mod parse;
 pub mod route;
+#[cfg(feature = "rules")]
+pub mod rules;
 
 pub use logbridge_component::dropped::mark_dropped;

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use logbridge_ruler::load;
 use logbridge_rules::promql::EngineOptions;
 use logbridge_rules::promqltest::{self, FileReport, Outcome};
 use logbridge_rules::promtool;
 use logbridge_rules::rule_file::RuleFile;
+use logbridge_transforms::rules::load;
 
 /// Counts of cases over all files.
 #[derive(Default)]

@@ -17,22 +17,22 @@
 //! `run()` (`store.rs`), and the batching loop lives in `sink.rs`.
 
 mod cuts;
+pub(crate) mod parquet;
 mod profile;
 mod sink;
 mod store;
 #[cfg(test)]
 mod tests;
 
-use std::time::Duration;
-
+use logbridge_component::batch::{BatchConfig, BatchDefaults};
 use logbridge_component::{BuildContext, BuildError, Sink, SinkConfig};
 use logbridge_event::DataKind;
 use serde::Deserialize;
 
-use crate::encoding::{CodecName, EncodingConfig};
+use self::parquet::ParquetOptions;
 use crate::file::Compression;
-use crate::parquet::{self, ParquetOptions};
-use crate::template::Template;
+use logbridge_codec::encoding::{CodecName, EncodingConfig};
+use logbridge_codec::template::Template;
 
 use self::sink::{ObjectFormat, S3Sink, SinkSettings};
 use self::store::StoreTarget;
@@ -66,9 +66,11 @@ pub struct S3SinkConfig {
     pub compression: Option<Compression>,
     /// How events are encoded.
     pub encoding: S3EncodingConfig,
-    /// When a batch becomes an object.
+    /// When a batch becomes an object: once its encoded events (before
+    /// compression) reach `max_bytes`, once it holds `max_events`, or once
+    /// its first event has waited `timeout_secs`.
     #[serde(default)]
-    pub batch: BatchConfig,
+    pub batch: BatchConfig<S3Batch>,
     /// Object name extension without the dot; defaults to `json` or `log`
     /// (by codec) plus `.gz` / `.zst` (by compression). Empty for none.
     #[serde(default)]
@@ -98,30 +100,14 @@ pub enum S3Codec {
     Parquet,
 }
 
-/// `batch.max_bytes`, `batch.max_events`, `batch.timeout_secs`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchConfig {
-    /// Write an object once its encoded events (before compression) reach
-    /// this many bytes.
-    #[serde(default = "default_max_bytes")]
-    pub max_bytes: usize,
-    /// Write an object once it holds this many events.
-    #[serde(default = "default_max_events")]
-    pub max_events: usize,
-    /// Write an object once its first event has waited this long.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-}
+/// The sink's `batch.*` defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct S3Batch;
 
-impl Default for BatchConfig {
-    fn default() -> BatchConfig {
-        BatchConfig {
-            max_bytes: default_max_bytes(),
-            max_events: default_max_events(),
-            timeout_secs: default_timeout_secs(),
-        }
-    }
+impl BatchDefaults for S3Batch {
+    const MAX_EVENTS: usize = 100_000;
+    const MAX_BYTES: Option<usize> = Some(10 * 1024 * 1024);
+    const TIMEOUT_SECS: f64 = 300.0;
 }
 
 /// The least the open batches of one sink may hold together before the
@@ -130,18 +116,6 @@ const MIN_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
 
 fn default_key_prefix() -> String {
     "date=%F/".to_owned()
-}
-
-fn default_max_bytes() -> usize {
-    10 * 1024 * 1024
-}
-
-fn default_max_events() -> usize {
-    100_000
-}
-
-fn default_timeout_secs() -> u64 {
-    300
 }
 
 impl S3SinkConfig {
@@ -186,12 +160,16 @@ impl S3SinkConfig {
                 }
             }
         };
-        if self.batch.max_bytes == 0 || self.batch.max_events == 0 || self.batch.timeout_secs == 0 {
+        if self.batch.max_bytes == Some(0)
+            || self.batch.max_events == 0
+            || self.batch.timeout_secs <= 0.0
+        {
             return Err(BuildError::new(
                 "batch",
                 "`max_bytes`, `max_events` and `timeout_secs` must be at least 1",
             ));
         }
+        let batch = self.batch.limits()?;
         let (format, compression) = self.format()?;
         let extension = match &self.filename_extension {
             Some(ext) => ext.trim_start_matches('.').to_owned(),
@@ -208,16 +186,12 @@ impl S3SinkConfig {
             key_prefix,
             format,
             compression,
-            max_bytes: self.batch.max_bytes,
-            max_events: self.batch.max_events,
-            timeout: Duration::from_secs(self.batch.timeout_secs),
+            max_bytes: batch.max_bytes,
+            max_events: batch.max_events,
+            timeout: batch.timeout,
             extension,
             multipart_threshold: sink::MULTIPART_THRESHOLD,
-            max_buffered_bytes: self
-                .batch
-                .max_bytes
-                .saturating_mul(2)
-                .max(MIN_BUFFERED_BYTES),
+            max_buffered_bytes: batch.max_bytes.saturating_mul(2).max(MIN_BUFFERED_BYTES),
             env: None,
             state_dir,
         })

@@ -39,10 +39,10 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::cuts::{Cut, CutGroup, CutJournal};
+use super::parquet::{ParquetBatch, ParquetOptions};
 use super::store::{self, Failure, StoreTarget};
 use crate::file::Compression;
-use crate::parquet::{ParquetBatch, ParquetOptions};
-use crate::template::{Template, event_time};
+use logbridge_codec::template::{Template, event_time};
 
 /// Objects larger than this (after compression) use a multipart upload.
 pub(crate) const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;

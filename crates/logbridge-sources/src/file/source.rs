@@ -28,7 +28,7 @@ use super::config::{ReadFrom, Settings};
 use super::discovery::{Cause, ErrorLog};
 use super::identity::{self, FileKey, fingerprint, line_start_before};
 use super::reader::{CHUNK_BYTES, Reader, Resume, Turn};
-use crate::util::now_nanos;
+use logbridge_component::now_nanos;
 
 /// Bytes one file may read per turn before the next file gets its turn.
 const TURN_BYTES: usize = 4 * CHUNK_BYTES;

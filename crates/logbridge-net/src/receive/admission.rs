@@ -1,0 +1,124 @@
+//! Admission and delivery: at most `max_concurrent_requests` requests in
+//! flight (past it, "retry later" at once: queueing is what the bound
+//! prevents), events handed to the pipeline within `max_wait_secs`, and
+//! the sinks' acknowledgement awaited within `ack_timeout_secs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use logbridge_component::SourceOutputs;
+use logbridge_component::telemetry::ComponentMetrics;
+use logbridge_event::{BatchNotifier, BatchStatus, Event, EventBatch, Finalizers};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use super::ReceiveConfig;
+
+/// Why a request's data was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Too many requests at once, or the pipeline is not taking data:
+    /// the client should retry later.
+    #[error("too busy, retry later")]
+    Overloaded,
+    /// A sink failed to deliver the data (or did not answer in time).
+    #[error("delivery failed, retry later")]
+    Failed,
+    /// A sink refused the data for good (it would fail again).
+    #[error("the data was rejected by a sink")]
+    Rejected,
+    /// The pipeline is stopping.
+    #[error("shutting down")]
+    Closed,
+}
+
+/// Seconds a refused client should wait, for `Retry-After`.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Admission and delivery for one receiver; cheap to clone.
+#[derive(Clone)]
+pub struct Receiver {
+    out: SourceOutputs,
+    metrics: Arc<ComponentMetrics>,
+    permits: Arc<Semaphore>,
+    acknowledgements: bool,
+    max_wait: Duration,
+    ack_timeout: Duration,
+}
+
+/// Held while a request is handled; released when dropped.
+pub struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Receiver {
+    pub fn new(out: SourceOutputs, metrics: Arc<ComponentMetrics>, config: &ReceiveConfig) -> Self {
+        Receiver {
+            out,
+            metrics,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            acknowledgements: config.acknowledgements,
+            max_wait: Duration::from_secs_f64(config.max_wait_secs),
+            ack_timeout: Duration::from_secs_f64(config.ack_timeout_secs),
+        }
+    }
+
+    pub fn metrics(&self) -> &ComponentMetrics {
+        &self.metrics
+    }
+
+    /// A slot for one request, or [`Refusal::Overloaded`] when all are
+    /// taken (answered at once: queueing is what the bound prevents).
+    pub fn admit(&self) -> Result<Admission, Refusal> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map(Admission)
+            .map_err(|_| {
+                self.metrics.add_error();
+                Refusal::Overloaded
+            })
+    }
+
+    /// Sends `events` to the default output (or the named one) and, with
+    /// acknowledgements on, waits until every sink settled them.
+    pub async fn deliver(
+        &self,
+        output: Option<&str>,
+        events: Vec<Event>,
+        byte_size: usize,
+    ) -> Result<(), Refusal> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        let mut batch = EventBatch::with_size(events, byte_size);
+        if self.acknowledgements {
+            let notifier = BatchNotifier::new(move |status| {
+                let _ = tx.send(status);
+            });
+            batch = batch.with_finalizers(Finalizers::new(notifier));
+        }
+        self.metrics.add_received(batch.len(), batch.byte_size());
+        let send = async {
+            match output {
+                None => self.out.send(batch).await,
+                Some(name) => self.out.send_named(name, batch).await,
+            }
+        };
+        match tokio::time::timeout(self.max_wait, send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Refusal::Closed),
+            Err(_) => {
+                self.metrics.add_error();
+                return Err(Refusal::Overloaded);
+            }
+        }
+        if !self.acknowledgements {
+            return Ok(());
+        }
+        match tokio::time::timeout(self.ack_timeout, rx).await {
+            Ok(Ok(BatchStatus::Delivered)) => Ok(()),
+            Ok(Ok(BatchStatus::Rejected)) => Err(Refusal::Rejected),
+            Ok(Ok(BatchStatus::Errored)) | Ok(Err(_)) => Err(Refusal::Failed),
+            Err(_) => Err(Refusal::Failed),
+        }
+    }
+}

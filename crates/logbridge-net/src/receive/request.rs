@@ -1,0 +1,269 @@
+//! The HTTP side of a receiver: authentication, reading a body within its
+//! limits (as sent and once decompressed), and turning a [`Refusal`] or a
+//! bad request into a response with the right status and `Retry-After`.
+//!
+//! Decompression bombs are stopped by inflating through a reader capped at
+//! `max_decompressed_bytes + 1`: one byte over the cap refuses the request
+//! without inflating the rest.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+use logbridge_component::BuildError;
+use serde::Deserialize;
+
+use super::{RETRY_AFTER_SECS, ReceiveConfig, Refusal};
+
+/// Who may send to a receiver.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token clients must send.
+        token: String,
+    },
+    /// `Authorization: Basic <base64 user:password>`.
+    Basic { user: String, password: String },
+}
+
+impl AuthConfig {
+    pub fn validate(&self) -> Result<(), BuildError> {
+        let empty = match self {
+            AuthConfig::Bearer { token } => token.is_empty(),
+            AuthConfig::Basic { user, password } => user.is_empty() || password.is_empty(),
+        };
+        if empty {
+            return Err(BuildError::new(
+                "auth",
+                "auth credentials must not be empty",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `Authorization` header value a client must send.
+    pub fn expected_header(&self) -> String {
+        match self {
+            AuthConfig::Bearer { token } => format!("Bearer {token}"),
+            AuthConfig::Basic { user, password } => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ),
+        }
+    }
+}
+
+/// Checks `Authorization` against the expected value in time independent
+/// of where they differ, so the token cannot be guessed byte by byte.
+pub fn authorized(headers: &HeaderMap, expected: &str) -> bool {
+    let Some(got) = headers.get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let (a, b) = (got.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A request that cannot be taken, as a status and a message.
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: bool,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+            retry_after: false,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized() -> HttpError {
+        HttpError::new(StatusCode::UNAUTHORIZED, "missing or wrong credentials")
+    }
+}
+
+impl From<Refusal> for HttpError {
+    fn from(r: Refusal) -> HttpError {
+        let (status, retry_after) = match r {
+            Refusal::Overloaded => (StatusCode::TOO_MANY_REQUESTS, true),
+            Refusal::Failed | Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, true),
+            Refusal::Rejected => (StatusCode::BAD_REQUEST, false),
+        };
+        HttpError {
+            status,
+            message: r.to_string(),
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.message).into_response();
+        if self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+/// Reads the whole body (refusing one over `max_request_bytes`, before
+/// reading it when `Content-Length` says so) and undoes its
+/// `Content-Encoding` (gzip, deflate, zstd) within `max_decompressed_bytes`.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &ReceiveConfig,
+) -> Result<Bytes, HttpError> {
+    let too_large = || {
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body over {} bytes", limits.max_request_bytes),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_request_bytes as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, limits.max_request_bytes);
+    let raw = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) => {
+            return Err(HttpError::bad_request(format!(
+                "reading the body failed: {e}"
+            )));
+        }
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    decompress(&encoding, raw, limits.max_decompressed_bytes)
+}
+
+/// Undoes a `Content-Encoding`; runs on the blocking pool for large bodies.
+pub fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, HttpError> {
+    match encoding {
+        "" | "identity" => Ok(raw),
+        "gzip" | "x-gzip" => inflate(flate2::read::MultiGzDecoder::new(&raw[..]), max, "gzip"),
+        "deflate" => inflate(flate2::read::ZlibDecoder::new(&raw[..]), max, "deflate"),
+        "zstd" => {
+            let decoder = zstd::stream::read::Decoder::new(&raw[..])
+                .map_err(|e| HttpError::bad_request(format!("invalid zstd body: {e}")))?;
+            inflate(decoder, max, "zstd")
+        }
+        other => Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {other:?} (use gzip, deflate, zstd or none)"),
+        )),
+    }
+}
+
+fn inflate(reader: impl Read, max: usize, what: &str) -> Result<Bytes, HttpError> {
+    let mut out = Vec::new();
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| HttpError::bad_request(format!("invalid {what} body: {e}")))?;
+    if out.len() > max {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body over {max} bytes once decompressed"),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The media type of a request, without parameters, lower-cased.
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        Bytes::from(e.finish().unwrap())
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_at_the_cap() {
+        let bomb = gzip(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20_000);
+        let err = decompress("gzip", bomb.clone(), 1 << 20).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(decompress("gzip", bomb, 10 << 20).unwrap().len(), 10 << 20);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(&decompress("gzip", gzip(b"abc"), 10).unwrap()[..], b"abc");
+        let z = zstd::encode_all(&b"hello"[..], 1).unwrap();
+        assert_eq!(&decompress("zstd", z.into(), 10).unwrap()[..], b"hello");
+        assert_eq!(
+            decompress("br", Bytes::new(), 10).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            decompress("gzip", Bytes::from_static(b"not gzip"), 10)
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn authorization_is_compared_whole() {
+        let auth = AuthConfig::Basic {
+            user: "u".into(),
+            password: "p".into(),
+        };
+        let expected = auth.expected_header();
+        assert_eq!(expected, "Basic dTpw");
+        let mut headers = HeaderMap::new();
+        assert!(!authorized(&headers, &expected));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpx"),
+        );
+        assert!(!authorized(&headers, &expected));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpw"),
+        );
+        assert!(authorized(&headers, &expected));
+    }
+}

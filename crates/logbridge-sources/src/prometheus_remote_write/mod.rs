@@ -1,0 +1,205 @@
+//! The `prometheus_remote_write` source: a Prometheus remote-write 1.0
+//! receiver (`POST` of a snappy-compressed protobuf `WriteRequest`).
+//!
+//! A request is answered 204 once every sink holds its points (through
+//! [`Receiver`]), so a Prometheus that got no success sends them again; 400
+//! (counted as an error) when the body is not a remote-write request, which
+//! Prometheus does not retry; 401, 413, and 429/503 with `Retry-After`
+//! (which Prometheus retries) as [`crate::request`] maps them.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, StatusCode, header};
+use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
+use logbridge_event::{DataKind, Event};
+use logbridge_prometheus::{RemoteWriteError, decode_write_request};
+use serde::Deserialize;
+
+use logbridge_net::receive::{AuthConfig, HttpError};
+use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::tls::TlsServerConfig;
+
+/// Receives Prometheus remote-write 1.0 requests (`remote_write` of a
+/// Prometheus, an agent, or any sender of the protocol).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusRemoteWriteSourceConfig {
+    /// Listen here, such as `0.0.0.0:9090`.
+    pub address: SocketAddr,
+    /// Accept requests to this path.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// TLS (and mutual TLS with `ca_file`); plain text when absent.
+    #[serde(default)]
+    pub tls: Option<TlsServerConfig>,
+    /// Credentials senders must send.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Request limits, backpressure and acknowledgements.
+    /// `max_decompressed_bytes` bounds the snappy-decompressed request.
+    #[serde(default)]
+    pub receive: ReceiveConfig,
+}
+
+fn default_path() -> String {
+    "/api/v1/write".to_owned()
+}
+
+impl SourceConfig for PrometheusRemoteWriteSourceConfig {
+    fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
+        if !self.path.starts_with('/') {
+            return Err(BuildError::new("path", "path must start with /"));
+        }
+        let listener = PushListener::new(
+            "prometheus remote write",
+            "",
+            self.address,
+            self.tls.as_ref(),
+            self.auth.as_ref(),
+            &self.receive,
+        )?;
+        let path = self.path.clone();
+        Ok(listener
+            .into_source(move |push, _| Router::new().route(&path, post(write)).with_state(push)))
+    }
+
+    fn outputs(&self) -> Vec<OutputDef> {
+        vec![OutputDef::default_output(DataKind::METRIC)]
+    }
+
+    fn can_acknowledge(&self) -> bool {
+        self.receive.acknowledgements
+    }
+}
+
+async fn write(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&push, headers, body).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(push: &PushContext, mut headers: HeaderMap, body: Body) -> Result<(), HttpError> {
+    // Snappy is the protocol's framing, undone by the decoder with its own
+    // size check; only other encodings are for `read_body` to undo.
+    let snappy = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim().eq_ignore_ascii_case("snappy"));
+    if !snappy {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "remote write bodies are snappy-compressed (Content-Encoding: snappy)",
+        ));
+    }
+    headers.remove(header::CONTENT_ENCODING);
+    let max = push.limits.max_decompressed_bytes;
+    push.push(&headers, body, None, move |body| {
+        let metrics = decode_write_request(&body, max).map_err(|e| match e {
+            RemoteWriteError::TooLarge { .. } => {
+                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
+            other => HttpError::bad_request(other.to_string()),
+        })?;
+        Ok(metrics.into_iter().map(Event::Metric).collect())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logbridge_component::telemetry::{ComponentKind, ComponentMetrics};
+    use logbridge_component::{Output, ShutdownSignal, SourceContext, SourceOutputs, channel};
+    use logbridge_event::{BatchStatus, Metric};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn answers_after_the_sinks_and_refuses_bad_bodies() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config: PrometheusRemoteWriteSourceConfig = serde_json::from_value(serde_json::json!({
+            "address": format!("127.0.0.1:{port}"),
+            "auth": {"strategy": "bearer", "token": "t"},
+        }))
+        .unwrap();
+        let cx = BuildContext::detached("rw", ComponentKind::Source, std::env::temp_dir());
+        let source = config.build(&cx).unwrap();
+        let (tx, mut rx) = channel::bounded(16, 1 << 20);
+        let metrics = Arc::new(ComponentMetrics::new("rw", ComponentKind::Source, ""));
+        let shutdown = ShutdownSignal::new();
+        let running = tokio::spawn(source.run(SourceContext {
+            id: "rw".into(),
+            out: SourceOutputs::new(Output::new(None, vec![tx], metrics.clone()), vec![]),
+            shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
+            data_dir: std::env::temp_dir(),
+        }));
+        // The sink side: takes each batch and acknowledges it.
+        let sink = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(mut batch) = rx.recv().await {
+                got.extend(batch.take_events());
+                batch.finalizers.finish(BatchStatus::Delivered);
+            }
+            got
+        });
+        let url = format!("http://127.0.0.1:{port}/api/v1/write");
+        let client = reqwest::Client::new();
+        let body = logbridge_prometheus::encode_write_request(&[Metric::gauge(
+            "g",
+            2.5,
+            1_700_000_000_000_000_000,
+        )
+        .with_label("a", "b")]);
+        let post = |body: Vec<u8>, token: &'static str| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let mut last = None;
+                // The listener may not be bound yet.
+                for _ in 0..50 {
+                    match client
+                        .post(&url)
+                        .bearer_auth(token)
+                        .header(header::CONTENT_ENCODING, "snappy")
+                        .header(header::CONTENT_TYPE, "application/x-protobuf")
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(r) => return r.status(),
+                        Err(e) => last = Some(e),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                panic!("no answer: {last:?}");
+            }
+        };
+        assert_eq!(post(body.clone(), "t").await, StatusCode::NO_CONTENT);
+        assert_eq!(post(body, "wrong").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            post(b"not snappy".to_vec(), "t").await,
+            StatusCode::BAD_REQUEST
+        );
+        // The refused credentials and the undecodable body.
+        assert_eq!(metrics.errors.load(std::sync::atomic::Ordering::Relaxed), 2);
+        shutdown.trigger();
+        running.await.unwrap().unwrap();
+        let got = sink.await.unwrap();
+        assert_eq!(got.len(), 1);
+        let Event::Metric(m) = &got[0] else {
+            panic!("not a metric")
+        };
+        assert_eq!((m.name.as_str(), m.value.as_f64()), ("g", Some(2.5)));
+        assert_eq!(m.labels.get("a").unwrap().to_string_lossy(), "b");
+    }
+}
