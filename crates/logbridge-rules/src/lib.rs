@@ -10,7 +10,9 @@
 //! - [`promql`]: the evaluator;
 //! - [`rule_file`]: Prometheus rule files, checked with positions;
 //! - [`rules`]: rule groups, alert state and notifications;
-//! - [`template`]: the template language of alert labels and annotations;
+//! - [`template`]: the template language of alert labels and annotations,
+//!   a crate of its own (`logbridge-text-template`) re-exported here
+//!   because alerting rules hold its templates;
 //! - [`notation`], [`promqltest`] and [`promtool`]: Prometheus' test formats (PromQL
 //!   test files, rule unit tests), so that the engine is checked against
 //!   the cases Prometheus itself is tested with.
@@ -18,7 +20,6 @@
 //! The crate does no I/O and spawns nothing: callers feed samples, ask for
 //! evaluations at a time they choose, and carry results away.
 
-mod calendar;
 pub mod chunk;
 pub mod duration;
 pub mod labels;
@@ -31,4 +32,5 @@ pub mod rules;
 pub mod selection;
 pub mod storage;
 pub mod store;
-pub mod template;
+
+pub use logbridge_text_template as template;

@@ -5,11 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use logbridge_text_template::{QuerySample, Template, TemplateData};
 use promql_parser::parser::Expr;
 
 use super::{EvalContext, RuleHealth, RuleStatus};
 use crate::labels::{Labels, METRIC_NAME};
-use crate::template::{QuerySample, Template, TemplateData};
 
 /// How long a resolved alert is kept (and re-sent) after it ends.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;

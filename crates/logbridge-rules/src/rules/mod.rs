@@ -12,6 +12,7 @@ pub mod recording;
 
 use std::time::{Duration, Instant};
 
+use logbridge_text_template::{QuerySample, Template};
 use promql_parser::parser::Expr;
 
 use crate::labels::Labels;
@@ -19,7 +20,6 @@ use crate::promql::{Engine, EngineOptions, Value};
 use crate::rule_file::{RuleFile, RuleKind};
 use crate::selection::Selection;
 use crate::store::{AppendError, SeriesStore};
-use crate::template::{QuerySample, Template};
 pub use alerting::{Alert, AlertState, AlertingRule, Notification};
 pub use recording::RecordingRule;
 
