@@ -17,10 +17,13 @@
 //!   test files, rule unit tests), so that the engine is checked against
 //!   the cases Prometheus itself is tested with.
 //!
-//! The crate does no I/O and spawns nothing: callers feed samples, ask for
-//! evaluations at a time they choose, and carry results away.
+//! The crate is pure: it does no I/O, spawns nothing and reads no clock.
+//! Callers feed samples, ask for evaluations at a time they choose, and
+//! carry results away; a query's time limit and how long evaluations take
+//! are measured with a [`Clock`] the caller passes in the engine options.
 
 pub mod chunk;
+mod clock;
 pub mod duration;
 pub mod labels;
 pub mod notation;
@@ -33,4 +36,5 @@ pub mod selection;
 pub mod storage;
 pub mod store;
 
+pub use clock::Clock;
 pub use logbridge_text_template as template;

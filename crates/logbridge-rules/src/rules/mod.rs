@@ -4,8 +4,9 @@
 //!
 //! The caller owns time: it feeds samples with [`RuleEngine::ingest`] and
 //! asks for [`RuleEngine::evaluate_due`] (or a group at a chosen time, as
-//! the rule unit tests do); nothing here reads a clock except to time
-//! evaluations.
+//! the rule unit tests do); nothing here reads a clock: how long groups and
+//! rules take is measured with the caller's [`Clock`] in the engine
+//! options, if it gives one.
 
 pub mod alerting;
 pub mod recording;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use logbridge_text_template::{QuerySample, Template};
 use promql_parser::parser::Expr;
 
+use crate::clock::Clock;
 use crate::labels::Labels;
 use crate::promql::{Engine, EngineOptions, Value};
 use crate::rule_file::{RuleFile, RuleKind};
@@ -39,6 +41,8 @@ pub struct RulesConfig {
     pub keep_unread_series: bool,
     pub external_labels: Vec<(String, String)>,
     pub external_url: String,
+    /// Query limits and defaults; its clock also times group and rule
+    /// evaluations.
     pub engine: EngineOptions,
 }
 
@@ -439,7 +443,6 @@ impl RuleEngine {
     /// Evaluates group `index` at `ts`: its rules in order, each seeing what
     /// the ones before it recorded.
     pub fn evaluate_group(&mut self, index: usize, ts: i64) -> Evaluation {
-        let started = Instant::now();
         let mut out = Evaluation::default();
         let Self {
             store,
@@ -449,9 +452,11 @@ impl RuleEngine {
             samples_over_series_limit,
             ..
         } = self;
+        let clock = config.engine.clock.as_deref();
+        let started = clock.map(Clock::now);
         let group = &mut groups[index];
         for rule in &mut group.rules {
-            let rule_started = Instant::now();
+            let rule_started = clock.map(Clock::now);
             let samples = {
                 let mut cx = EvalContext {
                     store,
@@ -492,7 +497,7 @@ impl RuleEngine {
                     n
                 }));
             }
-            rule.status_mut().evaluation_time = rule_started.elapsed();
+            rule.status_mut().evaluation_time = elapsed(clock, rule_started);
             let status = rule.status();
             if let (RuleHealth::Err, Some(error), Some(true)) = (
                 status.health,
@@ -508,7 +513,7 @@ impl RuleEngine {
             out.samples.extend(samples);
         }
         group.last_evaluation = Some(ts);
-        group.evaluation_time = started.elapsed();
+        group.evaluation_time = elapsed(clock, started);
         out.groups_evaluated = 1;
         out
     }
@@ -592,6 +597,14 @@ pub struct SavedAlerts {
 
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The time since `started` on `clock`; zero without a clock.
+fn elapsed(clock: Option<&dyn Clock>, started: Option<Instant>) -> Duration {
+    match (clock, started) {
+        (Some(clock), Some(started)) => clock.now().saturating_duration_since(started),
+        _ => Duration::ZERO,
+    }
 }
 
 /// How far back from its evaluation time an expression reads.
