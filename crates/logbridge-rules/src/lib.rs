@@ -4,8 +4,7 @@
 //!
 //! - [`labels`]: label sets as PromQL sees them;
 //! - [`store`]: the in-memory series store, bounded in series and time,
-//!   keeping samples compressed ([`chunk`]) of the series some rule reads
-//!   ([`selection`]);
+//!   keeping samples compressed, and only of the series some rule reads;
 //! - [`storage`]: what the evaluator reads ([`storage::Queryable`]);
 //! - [`promql`]: the evaluator;
 //! - [`rule_file`]: Prometheus rule files, checked with positions;
@@ -13,7 +12,7 @@
 //! - [`template`]: the template language of alert labels and annotations,
 //!   a crate of its own (`logbridge-text-template`) re-exported here
 //!   because alerting rules hold its templates;
-//! - [`notation`], [`promqltest`] and [`promtool`]: Prometheus' test formats (PromQL
+//! - [`promqltest`] and [`promtool`]: Prometheus' test formats (PromQL
 //!   test files, rule unit tests), so that the engine is checked against
 //!   the cases Prometheus itself is tested with.
 //!
@@ -22,17 +21,17 @@
 //! carry results away; a query's time limit and how long evaluations take
 //! are measured with a [`Clock`] the caller passes in the engine options.
 
-pub mod chunk;
+mod chunk;
 mod clock;
-pub mod duration;
+mod duration;
 pub mod labels;
-pub mod notation;
+mod notation;
 pub mod promql;
 pub mod promqltest;
 pub mod promtool;
 pub mod rule_file;
 pub mod rules;
-pub mod selection;
+mod selection;
 pub mod storage;
 pub mod store;
 

@@ -9,7 +9,7 @@
 //! options, if it gives one.
 
 pub mod alerting;
-pub mod recording;
+mod recording;
 
 use std::time::{Duration, Instant};
 
@@ -90,13 +90,13 @@ pub struct RuleStatus {
 }
 
 impl RuleStatus {
-    pub fn record_ok(&mut self, ts: i64) {
+    pub(crate) fn record_ok(&mut self, ts: i64) {
         self.health = RuleHealth::Ok;
         self.last_error = None;
         self.last_evaluation = Some(ts);
     }
 
-    pub fn record_error(&mut self, ts: i64, error: String) {
+    pub(crate) fn record_error(&mut self, ts: i64, error: String) {
         self.health = RuleHealth::Err;
         self.last_error = Some(error);
         self.last_evaluation = Some(ts);
@@ -201,18 +201,22 @@ pub struct RuleFailure {
 
 /// What a rule evaluation reads: the store, the query engine and the
 /// group's settings.
-pub struct EvalContext<'a> {
+pub(crate) struct EvalContext<'a> {
     store: &'a SeriesStore,
     engine: &'a Engine,
-    pub query_offset_ms: i64,
-    pub group_labels: &'a [(String, String)],
-    pub external_labels: &'a [(String, String)],
-    pub external_url: &'a str,
+    pub(crate) query_offset_ms: i64,
+    pub(crate) group_labels: &'a [(String, String)],
+    pub(crate) external_labels: &'a [(String, String)],
+    pub(crate) external_url: &'a str,
 }
 
 impl EvalContext<'_> {
     /// Runs a rule's query; a scalar counts as one sample without labels.
-    pub fn query_vector(&self, expr: &Expr, t: i64) -> Result<Vec<crate::promql::Sample>, String> {
+    pub(crate) fn query_vector(
+        &self,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<Vec<crate::promql::Sample>, String> {
         match self.engine.instant(self.store, expr, t) {
             Ok(result) => match result.value {
                 Value::Vector(samples) => Ok(samples),
@@ -233,7 +237,7 @@ impl EvalContext<'_> {
 
     /// A rule's query at `ts` less the group's query offset; a failure is
     /// recorded in the rule's status.
-    pub fn rule_query(
+    pub(crate) fn rule_query(
         &self,
         expr: &Expr,
         ts: i64,
@@ -249,7 +253,7 @@ impl EvalContext<'_> {
     }
 
     /// The `query` function of templates.
-    pub fn template_query(&self, text: &str, t: i64) -> Result<Vec<QuerySample>, String> {
+    pub(crate) fn template_query(&self, text: &str, t: i64) -> Result<Vec<QuerySample>, String> {
         let expr = crate::promql::parse(text)?;
         let samples = self.query_vector(&expr, t)?;
         Ok(samples
