@@ -4,6 +4,9 @@
 
 #![no_main]
 
+#[path = "support/system_clock.rs"]
+mod system_clock;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -38,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let engine = Engine::new(EngineOptions {
         max_samples: 200_000,
         timeout: Some(Duration::from_secs(2)),
+        clock: Some(std::sync::Arc::new(system_clock::SystemClock)),
         ..EngineOptions::default()
     });
     let _ = engine.instant(store(), &expr, 300_000);

@@ -4,6 +4,9 @@
 
 #![no_main]
 
+#[path = "support/system_clock.rs"]
+mod system_clock;
+
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let options = EngineOptions {
         max_samples: 200_000,
         timeout: Some(Duration::from_secs(2)),
+        clock: Some(std::sync::Arc::new(system_clock::SystemClock)),
         ..EngineOptions::default()
     };
     let _ = run(text, &options);

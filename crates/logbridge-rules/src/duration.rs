@@ -95,8 +95,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Formats a duration the way Prometheus prints `model.Duration`: `0s`,
 /// `1h30m`, `90d`, `1y`, `1s500ms`. Sub-millisecond parts are dropped.
-/// Years and weeks are only used when they divide the rest exactly.
-pub fn format_duration(d: Duration) -> String {
+/// Years and weeks are only used when they divide the rest exactly. Only
+/// the tests print durations (to check that parsing round-trips).
+#[cfg(test)]
+fn format_duration(d: Duration) -> String {
     let mut ms = d.as_millis();
     if ms == 0 {
         return "0s".to_string();

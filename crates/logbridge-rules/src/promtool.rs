@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::duration::parse_duration;
 use crate::labels::Labels;
 use crate::notation::{NotationError, Step, parse_steps};
+use crate::promql::EngineOptions;
 use crate::promql::Value;
 use crate::promql::histogram::almost_equal;
 use crate::promql::value::stale_marker;
@@ -144,8 +145,13 @@ fn duration_ms(d: Duration) -> i64 {
 /// caller's to expand).
 pub type LoadRules<'a> = &'a dyn Fn(&[String]) -> Result<Vec<RuleFile>, String>;
 
-/// Runs a unit-test file.
-pub fn run(text: &str, load_rules: LoadRules<'_>) -> Result<FileReport, String> {
+/// Runs a unit-test file; `engine` sets the query limits (and the clock
+/// its time limit is measured with).
+pub fn run(
+    text: &str,
+    load_rules: LoadRules<'_>,
+    engine: &EngineOptions,
+) -> Result<FileReport, String> {
     let file: TestFile = serde_norway::from_str(text).map_err(|e| e.to_string())?;
     let evaluation_interval = match &file.evaluation_interval {
         Some(text) => duration_ms(parse_duration(text)?),
@@ -167,6 +173,7 @@ pub fn run(text: &str, load_rules: LoadRules<'_>) -> Result<FileReport, String> 
             &name,
             evaluation_interval,
             &rule_files,
+            engine,
             &mut report,
         )?;
     }
@@ -200,6 +207,7 @@ fn run_group(
     name: &str,
     evaluation_interval: i64,
     rule_files: &[RuleFile],
+    engine: &EngineOptions,
     report: &mut FileReport,
 ) -> Result<(), String> {
     let interval = match &group.interval {
@@ -218,6 +226,7 @@ fn run_group(
         keep_unread_series: true,
         external_labels,
         external_url: group.external_url.clone().unwrap_or_default(),
+        engine: engine.clone(),
         ..RulesConfig::default()
     };
     let mut engine = RuleEngine::new(rule_files, config).map_err(|errors| {

@@ -82,11 +82,6 @@ impl Selection {
             .is_some_and(|groups| groups.iter().any(|g| matches_all(labels, g)));
         by_name || self.unnamed.iter().any(|g| matches_all(labels, g))
     }
-
-    /// Whether every series is wanted.
-    pub fn is_all(&self) -> bool {
-        self.all
-    }
 }
 
 #[cfg(test)]

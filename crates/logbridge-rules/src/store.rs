@@ -1,5 +1,5 @@
 //! The series store: the recent samples of the series that reach the
-//! rules engine and that some rule reads ([`Selection`]), indexed by label
+//! rules engine and that some rule reads (`Selection`), indexed by label
 //! for selectors, bounded in series count and in time.
 
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ impl SeriesStore {
     }
 
     /// A store that keeps only the series `selection` wants.
-    pub fn selecting(max_series: usize, selection: Selection) -> Self {
+    pub(crate) fn selecting(max_series: usize, selection: Selection) -> Self {
         Self {
             series: Vec::new(),
             free: Vec::new(),

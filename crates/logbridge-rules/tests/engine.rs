@@ -1,10 +1,17 @@
 //! The evaluator and store beyond the peer cases: limits, and no panic
 //! from any expression.
 
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use logbridge_rules::labels::Labels;
 use logbridge_rules::promql::{Engine, EngineOptions, QueryError, Value, parse};
 use logbridge_rules::store::{AppendError, SeriesStore};
 use proptest::prelude::*;
+
+use support::SteppingClock;
 
 fn store() -> SeriesStore {
     let mut store = SeriesStore::new(100);
@@ -58,6 +65,30 @@ fn queries_stop_at_the_sample_limit() {
     );
     let expr = parse("up").unwrap();
     assert!(engine.range(&store, &expr, 0, 1_000_000_000, 1).is_err());
+}
+
+#[test]
+fn queries_stop_at_the_time_limit_on_the_given_clock() {
+    let store = store();
+    let expr = parse("count_over_time(vector(1)[1h:1s])").unwrap();
+    let limit = Duration::from_secs(10);
+    // Every reading of this clock is a second later: the subquery's steps
+    // outlast ten of them.
+    let timed = Engine::new(EngineOptions {
+        timeout: Some(limit),
+        clock: Some(Arc::new(SteppingClock::new())),
+        ..EngineOptions::default()
+    });
+    assert_eq!(
+        timed.instant(&store, &expr, 3_600_000),
+        Err(QueryError::Timeout(limit))
+    );
+    // Without a clock there is nothing to measure the limit with.
+    let untimed = Engine::new(EngineOptions {
+        timeout: Some(limit),
+        ..EngineOptions::default()
+    });
+    assert!(untimed.instant(&store, &expr, 3_600_000).is_ok());
 }
 
 #[test]

@@ -1,11 +1,20 @@
 //! Alert states and notifications beyond what the rule unit tests reach:
 //! `keep_firing_for`, `limit`, resending and resolution, duplicate label
-//! sets, and alerts restored after a restart.
+//! sets, alerts restored after a restart, and evaluations timed with the
+//! clock the caller gives.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use logbridge_rules::labels::Labels;
+use logbridge_rules::promql::EngineOptions;
 use logbridge_rules::rule_file::parse_rule_file;
 use logbridge_rules::rules::{AlertState, RuleEngine, RulesConfig};
 use logbridge_rules::storage::Queryable;
+
+use support::SteppingClock;
 
 const MIN: i64 = 60_000;
 
@@ -394,4 +403,53 @@ fn skipped_evaluation_times_count_as_missed_iterations() {
     assert_eq!(e.groups()[0].last_evaluation, Some(4 * MIN));
     e.evaluate_due(4 * MIN + 20_000);
     assert_eq!(e.groups()[0].iterations_missed, 2, "not due, not missed");
+}
+
+#[test]
+fn evaluations_are_timed_with_the_given_clock() {
+    const RULES: &str = "groups:
+  - name: g
+    rules:
+      - record: a
+        expr: vector(1)
+      - record: b
+        expr: vector(2)
+";
+    let file = parse_rule_file("r.yml", RULES).unwrap();
+    let mut timed = RuleEngine::new(
+        &[file],
+        RulesConfig {
+            engine: EngineOptions {
+                clock: Some(Arc::new(SteppingClock::new())),
+                ..EngineOptions::default()
+            },
+            ..RulesConfig::default()
+        },
+    )
+    .unwrap();
+    timed.evaluate_due(0);
+    let group = &timed.groups()[0];
+    let in_rules: Duration = group.rules.iter().map(|r| r.status().evaluation_time).sum();
+    assert!(
+        group
+            .rules
+            .iter()
+            .all(|r| r.status().evaluation_time > Duration::ZERO)
+    );
+    assert!(
+        group.evaluation_time > in_rules,
+        "the group's time includes its rules'"
+    );
+
+    // Without a clock nothing is measured.
+    let mut untimed = engine(RULES);
+    untimed.evaluate_due(0);
+    let group = &untimed.groups()[0];
+    assert_eq!(group.evaluation_time, Duration::ZERO);
+    assert!(
+        group
+            .rules
+            .iter()
+            .all(|r| r.status().evaluation_time == Duration::ZERO)
+    );
 }

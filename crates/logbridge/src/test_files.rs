@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use logbridge_rules::promql::EngineOptions;
 use logbridge_rules::promqltest::{self, FileReport, Outcome};
 use logbridge_rules::promtool;
 use logbridge_rules::rule_file::RuleFile;
-use logbridge_transforms::rules::load;
+use logbridge_transforms::rules::{SystemClock, load};
 
 /// Counts of cases over all files.
 #[derive(Default)]
@@ -36,7 +37,7 @@ impl Totals {
 
 /// Runs promqltest files.
 pub fn promql(files: &[PathBuf], verbose: bool) -> ExitCode {
-    let options = EngineOptions::default();
+    let options = engine_options();
     run_files(files, verbose, |_, text| {
         promqltest::run(text, &options).map_err(|e| e.to_string())
     })
@@ -55,8 +56,17 @@ pub fn rules(files: &[PathBuf], verbose: bool) -> ExitCode {
                 Err(problems.join("\n"))
             }
         };
-        promtool::run(text, &load)
+        promtool::run(text, &load, &engine_options())
     })
+}
+
+/// The engine's default limits, its time limit measured on the system's
+/// clock (the engine reads none itself).
+fn engine_options() -> EngineOptions {
+    EngineOptions {
+        clock: Some(Arc::new(SystemClock)),
+        ..EngineOptions::default()
+    }
 }
 
 /// Reads and runs each file, printing failures (and skips with

@@ -8,6 +8,7 @@
 //! `(t - range, t]`, and a stale marker ends a series.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -17,6 +18,7 @@ use promql_parser::parser::{
 
 use super::value::{Sample, Series, Value, is_stale_marker};
 use super::{aggregate, binary, functions};
+use crate::clock::Clock;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::storage::Queryable;
 
@@ -34,8 +36,11 @@ pub struct EngineOptions {
     /// The most samples one query may hold at once; beyond it the query
     /// fails instead of growing without bound.
     pub max_samples: usize,
-    /// The longest a query may run.
+    /// The longest a query may run, measured with `clock`.
     pub timeout: Option<Duration>,
+    /// What `timeout` is measured with (and, in the rules engine, how long
+    /// groups and rules take); without a clock queries have no time limit.
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +50,7 @@ impl Default for EngineOptions {
             default_subquery_step_ms: 60 * 1000,
             max_samples: 50_000_000,
             timeout: Some(Duration::from_secs(120)),
+            clock: None,
         }
     }
 }
@@ -315,7 +321,11 @@ impl<'a> Evaluator<'a> {
             interval,
             annotations: Annotations::default(),
             samples_loaded: 0,
-            deadline: opts.timeout.map(|d| Instant::now() + d),
+            deadline: opts
+                .clock
+                .as_ref()
+                .zip(opts.timeout)
+                .map(|(clock, limit)| clock.now() + limit),
         }
     }
 
@@ -326,8 +336,9 @@ impl<'a> Evaluator<'a> {
         if self.samples_loaded > self.opts.max_samples {
             return Err(QueryError::TooManySamples(self.opts.max_samples));
         }
-        if let (Some(deadline), Some(limit)) = (self.deadline, self.opts.timeout)
-            && Instant::now() > deadline
+        if let (Some(deadline), Some(clock), Some(limit)) =
+            (self.deadline, &self.opts.clock, self.opts.timeout)
+            && clock.now() > deadline
         {
             return Err(QueryError::Timeout(limit));
         }

@@ -448,7 +448,7 @@ fn date_part(name: &str, seconds: f64) -> Option<f64> {
     let secs = seconds as i64;
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = crate::calendar::civil_from_days(days);
+    let (year, month, day) = logbridge_text_template::calendar::civil_from_days(days);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     Some(match name {
         "year" => year as f64,

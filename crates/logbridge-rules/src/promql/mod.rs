@@ -5,20 +5,20 @@
 //! reads a [`Queryable`](crate::storage::Queryable) and keeps nothing
 //! between queries.
 //!
-//! - [`eval`]: the evaluator (selectors, subqueries, `offset`, `@`, range
+//! - `eval`: the evaluator (selectors, subqueries, `offset`, `@`, range
 //!   queries) and its options and errors;
-//! - [`binary`]: arithmetic, comparison and set operators with vector
+//! - `binary`: arithmetic, comparison and set operators with vector
 //!   matching;
-//! - [`aggregate`]: the aggregation operators;
-//! - [`functions`] and [`range_functions`]: the function library;
-//! - [`histogram`]: `histogram_quantile` and friends over classic buckets.
+//! - `aggregate`: the aggregation operators;
+//! - `functions` and `range_functions`: the function library;
+//! - `histogram`: `histogram_quantile` and friends over classic buckets.
 
-pub mod aggregate;
-pub mod binary;
-pub mod eval;
-pub mod functions;
-pub mod histogram;
-pub mod range_functions;
+pub(crate) mod aggregate;
+pub(crate) mod binary;
+pub(crate) mod eval;
+pub(crate) mod functions;
+pub(crate) mod histogram;
+pub(crate) mod range_functions;
 pub mod value;
 
 use promql_parser::parser::Expr;

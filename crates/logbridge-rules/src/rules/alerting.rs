@@ -5,11 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use logbridge_text_template::{QuerySample, Template, TemplateData};
 use promql_parser::parser::Expr;
 
 use super::{EvalContext, RuleHealth, RuleStatus};
 use crate::labels::{Labels, METRIC_NAME};
-use crate::template::{QuerySample, Template, TemplateData};
 
 /// How long a resolved alert is kept (and re-sent) after it ends.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -132,7 +132,7 @@ pub struct AlertingRule {
 }
 
 impl AlertingRule {
-    pub fn new(
+    pub(crate) fn new(
         name: String,
         expr: Expr,
         expr_text: String,
@@ -172,7 +172,7 @@ impl AlertingRule {
     /// Evaluates the rule at `ts`: updates the alerts and returns the
     /// `ALERTS` and `ALERTS_FOR_STATE` samples (with stale markers for those
     /// that ended).
-    pub fn eval(
+    pub(crate) fn eval(
         &mut self,
         cx: &mut EvalContext<'_>,
         ts: i64,
@@ -340,7 +340,7 @@ impl AlertingRule {
     }
 
     /// The notifications due at `ts`, marking them sent.
-    pub fn due_notifications(
+    pub(crate) fn due_notifications(
         &mut self,
         ts: i64,
         resend_delay_ms: i64,

@@ -4,22 +4,24 @@
 //!
 //! The caller owns time: it feeds samples with [`RuleEngine::ingest`] and
 //! asks for [`RuleEngine::evaluate_due`] (or a group at a chosen time, as
-//! the rule unit tests do); nothing here reads a clock except to time
-//! evaluations.
+//! the rule unit tests do); nothing here reads a clock: how long groups and
+//! rules take is measured with the caller's [`Clock`] in the engine
+//! options, if it gives one.
 
 pub mod alerting;
-pub mod recording;
+mod recording;
 
 use std::time::{Duration, Instant};
 
+use logbridge_text_template::{QuerySample, Template};
 use promql_parser::parser::Expr;
 
+use crate::clock::Clock;
 use crate::labels::Labels;
 use crate::promql::{Engine, EngineOptions, Value};
 use crate::rule_file::{RuleFile, RuleKind};
 use crate::selection::Selection;
 use crate::store::{AppendError, SeriesStore};
-use crate::template::{QuerySample, Template};
 pub use alerting::{Alert, AlertState, AlertingRule, Notification};
 pub use recording::RecordingRule;
 
@@ -39,6 +41,8 @@ pub struct RulesConfig {
     pub keep_unread_series: bool,
     pub external_labels: Vec<(String, String)>,
     pub external_url: String,
+    /// Query limits and defaults; its clock also times group and rule
+    /// evaluations.
     pub engine: EngineOptions,
 }
 
@@ -86,13 +90,13 @@ pub struct RuleStatus {
 }
 
 impl RuleStatus {
-    pub fn record_ok(&mut self, ts: i64) {
+    pub(crate) fn record_ok(&mut self, ts: i64) {
         self.health = RuleHealth::Ok;
         self.last_error = None;
         self.last_evaluation = Some(ts);
     }
 
-    pub fn record_error(&mut self, ts: i64, error: String) {
+    pub(crate) fn record_error(&mut self, ts: i64, error: String) {
         self.health = RuleHealth::Err;
         self.last_error = Some(error);
         self.last_evaluation = Some(ts);
@@ -197,18 +201,22 @@ pub struct RuleFailure {
 
 /// What a rule evaluation reads: the store, the query engine and the
 /// group's settings.
-pub struct EvalContext<'a> {
+pub(crate) struct EvalContext<'a> {
     store: &'a SeriesStore,
     engine: &'a Engine,
-    pub query_offset_ms: i64,
-    pub group_labels: &'a [(String, String)],
-    pub external_labels: &'a [(String, String)],
-    pub external_url: &'a str,
+    pub(crate) query_offset_ms: i64,
+    pub(crate) group_labels: &'a [(String, String)],
+    pub(crate) external_labels: &'a [(String, String)],
+    pub(crate) external_url: &'a str,
 }
 
 impl EvalContext<'_> {
     /// Runs a rule's query; a scalar counts as one sample without labels.
-    pub fn query_vector(&self, expr: &Expr, t: i64) -> Result<Vec<crate::promql::Sample>, String> {
+    pub(crate) fn query_vector(
+        &self,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<Vec<crate::promql::Sample>, String> {
         match self.engine.instant(self.store, expr, t) {
             Ok(result) => match result.value {
                 Value::Vector(samples) => Ok(samples),
@@ -229,7 +237,7 @@ impl EvalContext<'_> {
 
     /// A rule's query at `ts` less the group's query offset; a failure is
     /// recorded in the rule's status.
-    pub fn rule_query(
+    pub(crate) fn rule_query(
         &self,
         expr: &Expr,
         ts: i64,
@@ -245,7 +253,7 @@ impl EvalContext<'_> {
     }
 
     /// The `query` function of templates.
-    pub fn template_query(&self, text: &str, t: i64) -> Result<Vec<QuerySample>, String> {
+    pub(crate) fn template_query(&self, text: &str, t: i64) -> Result<Vec<QuerySample>, String> {
         let expr = crate::promql::parse(text)?;
         let samples = self.query_vector(&expr, t)?;
         Ok(samples
@@ -439,7 +447,6 @@ impl RuleEngine {
     /// Evaluates group `index` at `ts`: its rules in order, each seeing what
     /// the ones before it recorded.
     pub fn evaluate_group(&mut self, index: usize, ts: i64) -> Evaluation {
-        let started = Instant::now();
         let mut out = Evaluation::default();
         let Self {
             store,
@@ -449,9 +456,11 @@ impl RuleEngine {
             samples_over_series_limit,
             ..
         } = self;
+        let clock = config.engine.clock.as_deref();
+        let started = clock.map(Clock::now);
         let group = &mut groups[index];
         for rule in &mut group.rules {
-            let rule_started = Instant::now();
+            let rule_started = clock.map(Clock::now);
             let samples = {
                 let mut cx = EvalContext {
                     store,
@@ -492,7 +501,7 @@ impl RuleEngine {
                     n
                 }));
             }
-            rule.status_mut().evaluation_time = rule_started.elapsed();
+            rule.status_mut().evaluation_time = elapsed(clock, rule_started);
             let status = rule.status();
             if let (RuleHealth::Err, Some(error), Some(true)) = (
                 status.health,
@@ -508,7 +517,7 @@ impl RuleEngine {
             out.samples.extend(samples);
         }
         group.last_evaluation = Some(ts);
-        group.evaluation_time = started.elapsed();
+        group.evaluation_time = elapsed(clock, started);
         out.groups_evaluated = 1;
         out
     }
@@ -592,6 +601,14 @@ pub struct SavedAlerts {
 
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The time since `started` on `clock`; zero without a clock.
+fn elapsed(clock: Option<&dyn Clock>, started: Option<Instant>) -> Duration {
+    match (clock, started) {
+        (Some(clock), Some(started)) => clock.now().saturating_duration_since(started),
+        _ => Duration::ZERO,
+    }
 }
 
 /// How far back from its evaluation time an expression reads.

@@ -19,7 +19,12 @@ pub struct RecordingRule {
 }
 
 impl RecordingRule {
-    pub fn new(name: String, expr: Expr, expr_text: String, labels: Vec<(String, String)>) -> Self {
+    pub(crate) fn new(
+        name: String,
+        expr: Expr,
+        expr_text: String,
+        labels: Vec<(String, String)>,
+    ) -> Self {
         Self {
             name,
             expr,
@@ -32,7 +37,7 @@ impl RecordingRule {
 
     /// Evaluates the rule at `ts`: the recorded samples, then stale markers
     /// for the series recorded last time and not now.
-    pub fn eval(
+    pub(crate) fn eval(
         &mut self,
         cx: &mut EvalContext<'_>,
         ts: i64,

@@ -22,13 +22,14 @@ pub mod view;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use logbridge_component::telemetry::{ComponentMetrics, GaugeDef};
 use logbridge_component::{
     BuildContext, BuildError, OutputDef, Transform, TransformConfig, TransformOutputs,
 };
 use logbridge_event::{DataKind, EventBatch};
+use logbridge_rules::Clock;
 use logbridge_rules::promql::EngineOptions;
 use logbridge_rules::rules::{RuleEngine, RuleFailure, RulesConfig};
 use serde::Deserialize;
@@ -113,6 +114,17 @@ fn millis(option: &str, secs: f64, allow_zero: bool) -> Result<i64, BuildError> 
     Ok((secs * 1000.0).round() as i64)
 }
 
+/// The system's monotonic clock: what query time limits and evaluation
+/// durations are measured with (the engine reads no clock itself).
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 impl RulesTransformConfig {
     fn rules_config(&self) -> Result<RulesConfig, BuildError> {
         Ok(RulesConfig {
@@ -139,6 +151,7 @@ impl RulesTransformConfig {
                     self.query_timeout_secs,
                     false,
                 )? as u64)),
+                clock: Some(Arc::new(SystemClock)),
                 ..EngineOptions::default()
             },
         })

@@ -1,12 +1,13 @@
-//! Days since the Unix epoch to a calendar date, for the PromQL date
-//! functions and the templates' Go time formatting. Hand-written (a few
-//! lines of integer arithmetic) because both must cover the whole range of
-//! a millisecond timestamp, beyond what date crates accept.
+//! Days since the Unix epoch to a calendar date, for the templates' Go time
+//! formatting and PromQL's date functions (which use it from here).
+//! Hand-written (a few lines of integer arithmetic) because both must cover
+//! the whole range of a millisecond timestamp, beyond what date crates
+//! accept.
 
 /// Year, month (1-12) and day (1-31) of a count of days since 1970-01-01,
 /// in the proleptic Gregorian calendar (the "days from civil" algorithm,
 /// run backwards).
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

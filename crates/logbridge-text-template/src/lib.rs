@@ -1,12 +1,13 @@
-//! Expansion of Prometheus alerting-rule `labels` / `annotations` templates.
+//! Go's `text/template` language with Prometheus' template functions: the
+//! templates of alerting-rule `labels` and `annotations`.
 //!
 //! Prometheus templates are Go `text/template` text plus Prometheus' template
-//! functions. This module implements that language (lexer, parser, executor)
+//! functions. This crate implements that language (lexer, parser, executor)
 //! and those functions with Go's exact output formatting, so existing rule
 //! files work unchanged:
 //!
 //! ```rust
-//! use logbridge_rules::template::{Template, TemplateData};
+//! use logbridge_text_template::{Template, TemplateData};
 //!
 //! let t = Template::compile("summary", "{{ $labels.instance }} down; value {{ $value | humanize }}")
 //!     .unwrap();
@@ -15,6 +16,16 @@
 //! let out = t.expand(&data, &mut |_promql: &str| Ok(vec![])).unwrap();
 //! assert_eq!(out, "db1:9100 down; value 1.235M");
 //! ```
+//!
+//! # What it must not do
+//!
+//! Expansion is a pure function of the template, its [`TemplateData`] and
+//! the answers of the `query` callback: the crate does no I/O and reads no
+//! clock. Time functions (`humanizeTimestamp`, `toTime`, `.Format`) format
+//! the times they are given, in UTC. What is Prometheus' own — running a
+//! PromQL query for the `query` function — is the caller's, passed to
+//! [`Template::expand`] as a callback; the crate depends on no rules engine.
+//! [`calendar`] is public because PromQL's date functions share it.
 //!
 //! # Semantics
 //!
@@ -56,7 +67,7 @@
 //! 512 KiB of stack in a debug build), a step budget (a `range` over a 100k
 //! series result is fine, exponential recursion is stopped), and the output
 //! size, which also caps every string a function builds. No template text or
-//! data can make this module panic (it is fuzzed); it forbids `unsafe`.
+//! data can make this crate panic (it is fuzzed); it forbids `unsafe`.
 //!
 //! # Why hand-written
 //!
@@ -89,6 +100,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 mod exec;
 mod format;
 mod functions;
