@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use crate::model::{SourceSpec, TransformSpec};
     use logbridge_component::{
-        BuildContext, BuildError, OutputDef, Source, SourceConfig, TransformConfig,
+        BuildContext, BuildError, OutputDef, Source, SourceConfig, Transform, TransformConfig,
     };
 
     /// A source that emits metrics, to wire into a log-only transform.
@@ -225,6 +225,22 @@ mod tests {
         }
         fn outputs(&self) -> Vec<OutputDef> {
             vec![OutputDef::default_output(DataKind::METRIC)]
+        }
+    }
+
+    /// A transform that takes logs only, as `parse` does.
+    #[derive(Debug)]
+    struct LogsOnly;
+
+    impl TransformConfig for LogsOnly {
+        fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
+            Err(BuildError::new("type", "not for running"))
+        }
+        fn input_kinds(&self) -> DataKind {
+            DataKind::LOG
+        }
+        fn outputs(&self, input: DataKind) -> Vec<OutputDef> {
+            vec![OutputDef::default_output(input)]
         }
     }
 
@@ -247,8 +263,7 @@ mod tests {
                 origin: origin(1),
             },
         );
-        let parse: logbridge_transforms::parse::ParseConfig =
-            serde_json::from_value(serde_json::json!({"format": "json"})).unwrap();
+        let parse = LogsOnly;
         assert!(!parse.input_kinds().contains(DataKind::METRIC));
         config.transforms.insert(
             "p".into(),
