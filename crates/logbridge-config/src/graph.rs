@@ -122,16 +122,14 @@ pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut 
             let t = &config.transforms[id.as_str()];
             (t.inputs.clone(), t.origin.clone(), t.config.input_kinds())
         };
-        let kinds = input_kinds(
-            config,
-            broken,
+        let consumer = Consumer {
             id,
-            &inputs,
-            &origin,
+            inputs: &inputs,
+            origin: &origin,
             accepts,
-            "transform",
-            errors,
-        );
+            what: "transform",
+        };
+        let kinds = input_kinds(config, broken, &consumer, errors);
         if let Some(t) = config.transforms.get_mut(id.as_str()) {
             t.input_kinds = kinds;
         }
@@ -152,23 +150,43 @@ pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut 
         })
         .collect();
     for (id, inputs, origin, accepts) in sinks {
-        input_kinds(
-            config, broken, &id, &inputs, &origin, accepts, "sink", errors,
-        );
+        let consumer = Consumer {
+            id: &id,
+            inputs: &inputs,
+            origin: &origin,
+            accepts,
+            what: "sink",
+        };
+        input_kinds(config, broken, &consumer, errors);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A transform or sink, as its inputs are checked.
+struct Consumer<'a> {
+    id: &'a str,
+    inputs: &'a [String],
+    origin: &'a Origin,
+    /// The kinds of events it takes.
+    accepts: DataKind,
+    /// `transform` or `sink`, for messages.
+    what: &'static str,
+}
+
+/// Checks a consumer's inputs and returns the kinds of events they send
+/// it.
 fn input_kinds(
     config: &Config,
     broken: &HashSet<String>,
-    id: &str,
-    inputs: &[String],
-    origin: &Origin,
-    accepts: DataKind,
-    what: &str,
+    consumer: &Consumer<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> DataKind {
+    let Consumer {
+        id,
+        inputs,
+        origin,
+        accepts,
+        what,
+    } = *consumer;
     let mut kinds = DataKind::NONE;
     let mut seen = HashSet::new();
     for input in inputs {

@@ -124,6 +124,18 @@ impl Doc<'_> {
     }
 }
 
+/// One component as declared: what each step of loading it needs to
+/// check it and to point at its lines.
+#[derive(Clone, Copy)]
+struct Declared<'a> {
+    doc: &'a Doc<'a>,
+    /// `sources`, `transforms` or `sinks`.
+    section: &'a str,
+    id: &'a str,
+    type_name: &'a str,
+    kind: ComponentKind,
+}
+
 fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -345,16 +357,14 @@ impl Loader<'_> {
                 None => BufferConfig::default(),
             };
             self.broken.remove(&id);
-            self.component(
+            let declared = Declared {
                 doc,
                 section,
-                &id,
-                &type_name,
+                id: &id,
+                type_name: &type_name,
                 kind,
-                Json::Object(options),
-                inputs,
-                buffer,
-            );
+            };
+            self.component(&declared, Json::Object(options), inputs, buffer);
         }
     }
 
@@ -372,50 +382,35 @@ impl Loader<'_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn component(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
         inputs: Vec<String>,
         buffer: BufferConfig,
     ) {
         let errors_before = self.errors.len();
-        self.component_inner(doc, section, id, type_name, kind, options, inputs, buffer);
+        self.component_inner(declared, options, inputs, buffer);
         if self.errors.len() > errors_before {
-            self.broken.insert(id.to_owned());
+            self.broken.insert(declared.id.to_owned());
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn component_inner(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
         inputs: Vec<String>,
         buffer: BufferConfig,
     ) {
-        let origin = doc.origin(&[section, id]);
-        match kind {
+        let Declared { id, type_name, .. } = *declared;
+        let origin = declared.doc.origin(&[declared.section, id]);
+        match declared.kind {
             ComponentKind::Source => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    self.registry.sources,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.sources, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = SourceSpec {
                         type_name: type_name.to_owned(),
@@ -426,16 +421,10 @@ impl Loader<'_> {
                 }
             }
             ComponentKind::Transform => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    self.registry.transforms,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.transforms, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = TransformSpec {
                         type_name: type_name.to_owned(),
@@ -448,16 +437,10 @@ impl Loader<'_> {
                 }
             }
             ComponentKind::Sink => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    self.registry.sinks,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.sinks, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = SinkSpec {
                         type_name: type_name.to_owned(),
@@ -475,18 +458,20 @@ impl Loader<'_> {
     /// Looks the type up, parses the options and builds the component once
     /// (to surface option errors); records any error and returns the config
     /// when all went well.
-    #[allow(clippy::too_many_arguments)]
     fn parse_component<C: ?Sized>(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
         types: &[registry::ComponentType<C>],
         build: fn(&C, &BuildContext) -> Result<(), BuildError>,
     ) -> Option<Box<C>> {
+        let Declared {
+            doc,
+            section,
+            id,
+            type_name,
+            kind,
+        } = *declared;
         let Some(t) = registry::find(types, type_name) else {
             self.errors.push(
                 doc.err(
