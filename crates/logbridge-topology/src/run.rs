@@ -13,7 +13,7 @@ use logbridge_component::{
 };
 use logbridge_config::{
     BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
-    DEFAULT_DISK_BUFFER_BYTES, WhenFull,
+    DEFAULT_DISK_BUFFER_BYTES,
 };
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -79,15 +79,11 @@ impl Topology {
             } else {
                 buffer
             };
-            let when_full = match buffer.when_full {
-                WhenFull::Block => channel::WhenFull::Block,
-                WhenFull::DropNewest => channel::WhenFull::DropNewest,
-            };
             let (tx, rx) = channel::bounded_with(
                 buffer.max_events.unwrap_or(DEFAULT_BUFFER_EVENTS),
                 usize::try_from(buffer.max_size.unwrap_or(DEFAULT_BUFFER_BYTES))
                     .unwrap_or(usize::MAX),
-                when_full,
+                buffer.when_full,
             );
             registry.register_channel(id, rx.usage());
             for input in ins.iter() {
@@ -243,10 +239,7 @@ impl Topology {
                             channel::bounded(DEFAULT_BUFFER_EVENTS, DEFAULT_BUFFER_BYTES as usize);
                         let disk_config = disk::DiskBufferConfig {
                             max_size: spec.buffer.max_size.unwrap_or(DEFAULT_DISK_BUFFER_BYTES),
-                            when_full: match spec.buffer.when_full {
-                                WhenFull::Block => disk::WhenFull::Block,
-                                WhenFull::DropNewest => disk::WhenFull::DropNewest,
-                            },
+                            when_full: spec.buffer.when_full,
                             ..disk::DiskBufferConfig::default()
                         };
                         let dir = data_dir.join("buffer");
