@@ -11,7 +11,8 @@
 //!   [`WhenFull`], what any full queue does.
 //! - [`Output`]: fan-out to several consumers without copying events.
 //! - [`telemetry`]: the per-component counters behind `/debug/metrics`.
-//! - [`api`]: views components publish for the admin API.
+//! - [`api`]: the typed views components publish for the admin API
+//!   (rule groups, rules, alerts), in the shapes of Prometheus' API.
 //!
 //! This crate spawns no tasks: the topology does.
 
