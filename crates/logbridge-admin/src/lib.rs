@@ -1,12 +1,32 @@
-//! The admin HTTP server.
+//! The admin HTTP server: every endpoint it serves, all `GET`.
 //!
-//! - `GET /debug/metrics`: every component's counters, queue fill and sink
-//!   write latency, plus process metrics, in the Prometheus text format.
-//! - `GET /healthz`: 200 while the process runs.
-//! - `GET /readyz`: 200 once every component has started, none has
-//!   failed and none reports a problem (an unreachable server), 503 with
-//!   the states and problems otherwise.
-//! - `GET /api/v1/topology`: components, types, inputs and outputs as JSON.
+//! - `/debug/metrics`, and the same at `/metrics` (where Prometheus scrapes
+//!   by default): every component's counters, queue fill and sink write
+//!   latency, plus process metrics (resident memory, uptime, build info),
+//!   in the Prometheus text format.
+//! - `/healthz`: 200 while the process runs.
+//! - `/readyz`: 200 once every component has started, none has failed and
+//!   none reports a problem (an unreachable server), 503 with the states
+//!   and problems as JSON otherwise.
+//! - `/api/v1/topology`: components, kinds, types, inputs and outputs.
+//! - `/api/v1/health`: each component's state (`starting`, `running`,
+//!   `stopped`, `failed` with its error).
+//! - `/api/v1/rules`: the rule groups of every `rules` transform, as
+//!   Prometheus' endpoint of that name. Parameters: `type` (`alert` or
+//!   `record`); `rule_name[]`, `rule_group[]`, `file[]` (repeatable, each
+//!   matching any of its values); `match[]` (series selectors over the
+//!   rules' configured labels; needs the `rules` feature, on by default);
+//!   `exclude_alerts` (a Go boolean: alerting rules without their alerts);
+//!   `group_limit` (groups per page) and `group_next_token` (the
+//!   `groupNextToken` of the previous page). A bad value is 400 with
+//!   `errorType` `bad_data`.
+//! - `/api/v1/alerts`: the pending and firing alerts of every `rules`
+//!   transform, as Prometheus' endpoint of that name; no parameters.
+//!
+//! The JSON API answers `{"status": "success", "data": ...}` as Prometheus
+//! does. The rules and alerts are the typed views components publish
+//! (`logbridge_component::api`); this crate filters and pages them and
+//! knows nothing about the rules engine.
 
 mod rules;
 mod selector;
