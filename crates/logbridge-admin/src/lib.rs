@@ -1,12 +1,35 @@
-//! The admin HTTP server.
+//! The admin HTTP server: every endpoint it serves, all `GET`.
 //!
-//! - `GET /debug/metrics`: every component's counters, queue fill and sink
-//!   write latency, plus process metrics, in the Prometheus text format.
-//! - `GET /healthz`: 200 while the process runs.
-//! - `GET /readyz`: 200 once every component has started, none has
-//!   failed and none reports a problem (an unreachable server), 503 with
-//!   the states and problems otherwise.
-//! - `GET /api/v1/topology`: components, types, inputs and outputs as JSON.
+//! - `/debug/metrics`, and the same at `/metrics` (where Prometheus scrapes
+//!   by default): every component's counters, queue fill and sink write
+//!   latency, plus process metrics (resident memory, uptime, build info),
+//!   in the Prometheus text format.
+//! - `/healthz`: 200 while the process runs.
+//! - `/readyz`: 200 once every component has started, none has failed and
+//!   none reports a problem (an unreachable server), 503 with the states
+//!   and problems as JSON otherwise.
+//! - `/api/v1/topology`: components, kinds, types, inputs and outputs.
+//! - `/api/v1/health`: each component's state (`starting`, `running`,
+//!   `stopped`, `failed` with its error).
+//! - `/api/v1/rules`: the rule groups of every `rules` transform, as
+//!   Prometheus' endpoint of that name. Parameters: `type` (`alert` or
+//!   `record`); `rule_name[]`, `rule_group[]`, `file[]` (repeatable, each
+//!   matching any of its values); `match[]` (series selectors over the
+//!   rules' configured labels; needs the `rules` feature, on by default);
+//!   `exclude_alerts` (a Go boolean: alerting rules without their alerts);
+//!   `group_limit` (groups per page) and `group_next_token` (the
+//!   `groupNextToken` of the previous page). A bad value is 400 with
+//!   `errorType` `bad_data`.
+//! - `/api/v1/alerts`: the pending and firing alerts of every `rules`
+//!   transform, as Prometheus' endpoint of that name; no parameters.
+//!
+//! The JSON API answers `{"status": "success", "data": ...}` as Prometheus
+//! does. The rules and alerts are the typed views components publish
+//! (`logbridge_component::api`); this crate filters and pages them and
+//! knows nothing about the rules engine.
+
+mod rules;
+mod selector;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,12 +41,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use logbridge_component::ShutdownSignal;
+use logbridge_component::api::{Alert, RuleGroup};
 use logbridge_component::telemetry::Registry;
 use logbridge_config::Config;
 use logbridge_topology::Health;
-use promql_parser::label::{MatchOp, Matcher};
-use promql_parser::parser::Expr;
 use serde::Serialize;
+
+use crate::rules::RulesFilter;
 
 /// What the API says about one component.
 #[derive(Debug, Clone, Serialize)]
@@ -170,184 +194,34 @@ async fn health_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> 
     Json(serde_json::json!({ "status": "success", "data": s.health.snapshot() }))
 }
 
-/// Which rules `/api/v1/rules` lists, from the filters Prometheus takes:
-/// `type=alert|record`, any number of `rule_name[]`, `rule_group[]` and
-/// `file[]` (each kind of filter matching any of its values), `match[]`
-/// series selectors over the rules' configured labels (a rule is listed
-/// when one selector matches), `exclude_alerts` (alerting rules without
-/// their active alerts), and paging: `group_limit` groups at most, the
-/// next page from the `groupNextToken` of the last as `group_next_token`.
-#[derive(Debug, Default)]
-struct RulesFilter {
-    kind: Option<&'static str>,
-    names: Vec<String>,
-    groups: Vec<String>,
-    files: Vec<String>,
-    /// Matcher sets, any of which must match all its labels.
-    label_matchers: Vec<Vec<Matcher>>,
-    exclude_alerts: bool,
-    group_limit: Option<usize>,
+/// A successful answer, as Prometheus' API wraps it.
+#[derive(Serialize)]
+struct Success<T> {
+    status: &'static str,
+    data: T,
+}
+
+fn success<T: Serialize>(data: T) -> Json<Success<T>> {
+    Json(Success {
+        status: "success",
+        data,
+    })
+}
+
+/// `data` of `/api/v1/rules`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RulesData {
+    groups: Vec<RuleGroup>,
+    /// Set when `group_limit` left groups for another page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     group_next_token: Option<String>,
 }
 
-/// The matcher sets of a `match[]` selector (one per `or` branch), with
-/// the metric name as a `__name__` matcher, as Prometheus reads it.
-fn selector_matchers(text: &str) -> Result<Vec<Vec<Matcher>>, String> {
-    let not_selector = || format!("match[]: {text:?} is not a series selector");
-    let Expr::VectorSelector(selector) = promql_parser::parser::parse(text)
-        .map_err(|e| format!("match[]: cannot parse {text:?}: {e}"))?
-    else {
-        return Err(not_selector());
-    };
-    let mut common = selector.matchers.matchers;
-    if let Some(name) = selector.name {
-        common.push(Matcher::new(MatchOp::Equal, "__name__", &name));
-    }
-    if selector.matchers.or_matchers.is_empty() {
-        return Ok(vec![common]);
-    }
-    Ok(selector
-        .matchers
-        .or_matchers
-        .into_iter()
-        .map(|mut set| {
-            set.extend(common.iter().cloned());
-            set
-        })
-        .collect())
-}
-
-/// A boolean query parameter, spelled as Go's `strconv.ParseBool` takes it
-/// (Prometheus' parser).
-fn query_bool(key: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        other => Err(format!("{key}: {other:?} is not a boolean")),
-    }
-}
-
-impl RulesFilter {
-    fn parse(query: Option<&str>) -> Result<Self, String> {
-        let mut filter = RulesFilter::default();
-        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match &*key {
-                "type" => {
-                    filter.kind = match &*value {
-                        "" => None,
-                        "alert" => Some("alerting"),
-                        "record" => Some("recording"),
-                        other => {
-                            return Err(format!(
-                                "unsupported type {other:?}: use \"alert\" or \"record\""
-                            ));
-                        }
-                    }
-                }
-                "rule_name[]" => filter.names.push(value.into_owned()),
-                "rule_group[]" => filter.groups.push(value.into_owned()),
-                "file[]" => filter.files.push(value.into_owned()),
-                "match[]" => filter.label_matchers.extend(selector_matchers(&value)?),
-                "exclude_alerts" => filter.exclude_alerts = query_bool(&key, &value)?,
-                "group_limit" => match value.parse::<usize>() {
-                    Ok(n) if n > 0 => filter.group_limit = Some(n),
-                    _ => {
-                        return Err(format!(
-                            "group_limit: {value:?} is not a number greater than 0"
-                        ));
-                    }
-                },
-                "group_next_token" if !value.is_empty() => {
-                    filter.group_next_token = Some(value.into_owned())
-                }
-                _ => {}
-            }
-        }
-        Ok(filter)
-    }
-
-    /// Applies the filter to one group in the API's shape; `None` when the
-    /// group is filtered out or left without a rule.
-    fn apply(&self, mut group: serde_json::Value) -> Option<serde_json::Value> {
-        let text = |v: &serde_json::Value, key: &str| v.get(key)?.as_str().map(str::to_owned);
-        let listed = |list: &[String], value: Option<String>| {
-            list.is_empty() || value.is_some_and(|v| list.contains(&v))
-        };
-        if !listed(&self.groups, text(&group, "name")) || !listed(&self.files, text(&group, "file"))
-        {
-            return None;
-        }
-        if let Some(rules) = group.get_mut("rules").and_then(|r| r.as_array_mut()) {
-            rules.retain(|rule| {
-                self.kind
-                    .is_none_or(|k| text(rule, "type").as_deref() == Some(k))
-                    && listed(&self.names, text(rule, "name"))
-                    && self.labels_match(rule)
-            });
-            if self.exclude_alerts {
-                for rule in rules.iter_mut() {
-                    if let Some(fields) = rule.as_object_mut() {
-                        fields.remove("alerts");
-                    }
-                }
-            }
-            // As Prometheus: a group left without rules is not listed.
-            if rules.is_empty() {
-                return None;
-            }
-        }
-        Some(group)
-    }
-
-    /// One page of the filtered groups, and the token of the next page when
-    /// there is one. A token that names no group is an error (its group
-    /// is gone, or the token was made up).
-    fn page(
-        &self,
-        mut groups: Vec<serde_json::Value>,
-    ) -> Result<(Vec<serde_json::Value>, Option<String>), String> {
-        let Some(limit) = self.group_limit else {
-            return Ok((groups, None));
-        };
-        let start = match &self.group_next_token {
-            Some(token) => groups
-                .iter()
-                .position(|g| &group_token(g) == token)
-                .ok_or_else(|| format!("group_next_token {token:?} names no rule group"))?,
-            None => 0,
-        };
-        let mut page = groups.split_off(start);
-        let next = page.get(limit).map(group_token);
-        page.truncate(limit);
-        Ok((page, next))
-    }
-
-    /// Whether a rule's configured labels satisfy one of the `match[]`
-    /// selectors (a missing label reads as empty, as in PromQL).
-    fn labels_match(&self, rule: &serde_json::Value) -> bool {
-        if self.label_matchers.is_empty() {
-            return true;
-        }
-        let label = |name: &str| {
-            rule.get("labels")
-                .and_then(|l| l.get(name))
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-        };
-        self.label_matchers
-            .iter()
-            .any(|set| set.iter().all(|m| m.is_match(label(&m.name))))
-    }
-}
-
-/// A rule group's paging token: a hash of its file and name, stable while
-/// the process runs (clients treat it as opaque).
-fn group_token(group: &serde_json::Value) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    group.get("file").and_then(|v| v.as_str()).hash(&mut h);
-    group.get("name").and_then(|v| v.as_str()).hash(&mut h);
-    format!("{:016x}", h.finish())
+/// `data` of `/api/v1/alerts`.
+#[derive(Serialize)]
+struct AlertsData {
+    alerts: Vec<Alert>,
 }
 
 /// The rule groups of every rules engine, as Prometheus' `/api/v1/rules`.
@@ -364,34 +238,34 @@ async fn rules_json(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -
         Ok(filter) => filter,
         Err(error) => return bad_data(error),
     };
-    let groups: Vec<serde_json::Value> = s
+    let groups: Vec<RuleGroup> = s
         .registry
         .rules_views()
         .iter()
         .flat_map(|view| view.rule_groups())
         .filter_map(|group| filter.apply(group))
         .collect();
-    let (groups, next) = match filter.page(groups) {
+    let (groups, group_next_token) = match filter.page(groups) {
         Ok(page) => page,
         Err(error) => return bad_data(error),
     };
-    let mut data = serde_json::json!({ "groups": groups });
-    if let Some(token) = next {
-        data["groupNextToken"] = token.into();
-    }
-    Json(serde_json::json!({ "status": "success", "data": data })).into_response()
+    success(RulesData {
+        groups,
+        group_next_token,
+    })
+    .into_response()
 }
 
 /// The pending and firing alerts of every rules engine, as Prometheus'
 /// `/api/v1/alerts`.
-async fn alerts_json(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let alerts: Vec<serde_json::Value> = s
+async fn alerts_json(State(s): State<Arc<AppState>>) -> Json<Success<AlertsData>> {
+    let alerts = s
         .registry
         .rules_views()
         .iter()
         .flat_map(|view| view.alerts())
         .collect();
-    Json(serde_json::json!({ "status": "success", "data": { "alerts": alerts } }))
+    success(AlertsData { alerts })
 }
 
 /// Resident memory and uptime, read from /proc where it exists.
@@ -428,147 +302,23 @@ fn process_metrics(started: Instant) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn groups() -> Vec<serde_json::Value> {
-        vec![
-            json!({"name": "api", "file": "a.yml", "rules": [
-                {"name": "Down", "type": "alerting", "labels": {"severity": "page"},
-                 "alerts": [{"state": "firing"}]},
-                {"name": "job:up", "type": "recording", "labels": {}},
-            ]}),
-            json!({"name": "db", "file": "b.yml", "rules": [
-                {"name": "Slow", "type": "alerting",
-                 "labels": {"severity": "ticket", "team": "db"}, "alerts": []},
-            ]}),
-        ]
-    }
-
-    /// Group name: rule names, for the groups a query keeps.
-    fn listed(query: &str) -> Vec<String> {
-        let filter = RulesFilter::parse(Some(query)).unwrap();
-        groups()
-            .into_iter()
-            .filter_map(|g| filter.apply(g))
-            .map(|g| {
-                let rules: Vec<&str> = g["rules"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["name"].as_str().unwrap())
-                    .collect();
-                format!("{}: {}", g["name"].as_str().unwrap(), rules.join(" "))
-            })
-            .collect()
-    }
 
     #[test]
-    fn rules_filters_as_prometheus_takes_them() {
-        assert_eq!(listed(""), ["api: Down job:up", "db: Slow"]);
-        assert_eq!(listed("type=record"), ["api: job:up"]);
-        assert_eq!(
-            listed("rule_name[]=Down&rule_name%5B%5D=Slow"),
-            ["api: Down", "db: Slow"]
-        );
-        assert_eq!(listed("rule_name[]=job:up"), ["api: job:up"]);
-        assert_eq!(listed("rule_group[]=db"), ["db: Slow"]);
-        assert_eq!(listed("file[]=a.yml&type=alert"), ["api: Down"]);
-        assert_eq!(listed("rule_name[]=nothing"), Vec::<String>::new());
-        assert!(RulesFilter::parse(Some("type=other")).is_err());
-    }
-
-    #[test]
-    fn rules_match_selectors_over_configured_labels() {
-        let q = |s: &str| {
-            format!(
-                "match[]={}",
-                form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-            )
-        };
-        assert_eq!(listed(&q(r#"{severity="page"}"#)), ["api: Down"]);
-        assert_eq!(
-            listed(&q(r#"{severity=~"page|ticket"}"#)),
-            ["api: Down", "db: Slow"]
-        );
-        // A missing label reads as empty; a selector matching only empty
-        // labels is refused, as PromQL refuses it.
-        assert_eq!(listed(&q(r#"{severity=~".+", team!="db"}"#)), ["api: Down"]);
-        assert!(RulesFilter::parse(Some(&q(r#"{team!="db"}"#))).is_err());
-        // One selector of several is enough; an `or` branch is one.
-        assert_eq!(
-            listed(&format!(
-                "{}&{}",
-                q(r#"{team="db"}"#),
-                q(r#"{severity="page"}"#)
-            )),
-            ["api: Down", "db: Slow"]
-        );
-        assert_eq!(
-            listed(&q(r#"{team="db" or severity="page"}"#)),
-            ["api: Down", "db: Slow"]
-        );
-        // Rule labels have no metric name, as in Prometheus.
-        assert_eq!(listed(&q("up")), Vec::<String>::new());
-        let bad = RulesFilter::parse(Some(&q("rate(up[5m])"))).unwrap_err();
-        assert!(bad.contains("not a series selector"), "{bad}");
-        assert!(RulesFilter::parse(Some(&q("{"))).is_err());
-    }
-
-    #[test]
-    fn exclude_alerts_drops_the_alerts_of_alerting_rules() {
-        let alerts = |query: &str| -> Vec<bool> {
-            let filter = RulesFilter::parse(Some(query)).unwrap();
-            groups()
-                .into_iter()
-                .filter_map(|g| filter.apply(g))
-                .flat_map(|g| g["rules"].as_array().unwrap().clone())
-                .map(|r| r.get("alerts").is_some())
-                .collect()
-        };
-        assert_eq!(alerts(""), [true, false, true]);
-        assert_eq!(alerts("exclude_alerts=true"), [false, false, false]);
-        assert_eq!(alerts("exclude_alerts=false"), [true, false, true]);
-        assert_eq!(alerts("exclude_alerts=1"), [false, false, false]);
-        assert!(RulesFilter::parse(Some("exclude_alerts=yes")).is_err());
-    }
-
-    #[test]
-    fn group_limit_pages_through_the_groups() {
-        let three = || {
-            let mut g = groups();
-            g.push(json!({"name": "cache", "file": "b.yml", "rules": [
-                {"name": "Evictions", "type": "alerting", "labels": {}},
-            ]}));
-            g
-        };
-        let page = |query: &str| {
-            let filter = RulesFilter::parse(Some(query))?;
-            let kept: Vec<_> = three()
-                .into_iter()
-                .filter_map(|g| filter.apply(g))
-                .collect();
-            let (groups, next) = filter.page(kept)?;
-            let names: Vec<String> = groups
-                .iter()
-                .map(|g| g["name"].as_str().unwrap().to_string())
-                .collect();
-            Ok::<_, String>((names, next))
+    fn answers_are_wrapped_as_prometheus_wraps_them() {
+        let body = |data| serde_json::to_string(&success(data).0).unwrap();
+        let groups = |token: Option<&str>| RulesData {
+            groups: Vec::new(),
+            group_next_token: token.map(str::to_owned),
         };
         assert_eq!(
-            page("").unwrap(),
-            (vec!["api".into(), "db".into(), "cache".into()], None)
+            body(groups(None)),
+            r#"{"status":"success","data":{"groups":[]}}"#
         );
-        let (first, token) = page("group_limit=2").unwrap();
-        assert_eq!(first, ["api", "db"]);
-        let token = token.expect("a next page");
-        let (second, last) = page(&format!("group_limit=2&group_next_token={token}")).unwrap();
-        assert_eq!((second, last), (vec!["cache".to_string()], None));
-        // Filters apply before paging.
-        let (only, next) = page("group_limit=1&type=record").unwrap();
-        assert_eq!((only, next), (vec!["api".to_string()], None));
-        assert!(page("group_limit=0").is_err());
-        assert!(page("group_limit=x").is_err());
-        let unknown = page("group_limit=1&group_next_token=feedfacefeedface").unwrap_err();
-        assert!(unknown.contains("names no rule group"), "{unknown}");
+        assert_eq!(
+            body(groups(Some("00ff"))),
+            r#"{"status":"success","data":{"groups":[],"groupNextToken":"00ff"}}"#
+        );
+        let alerts = serde_json::to_string(&success(AlertsData { alerts: Vec::new() }).0).unwrap();
+        assert_eq!(alerts, r#"{"status":"success","data":{"alerts":[]}}"#);
     }
 }

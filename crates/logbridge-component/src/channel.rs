@@ -12,15 +12,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use logbridge_event::EventBatch;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-/// What a sender does when the channel is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a full queue does with the next batch: a channel's (here), a disk
+/// buffer's (`logbridge-buffer`) and a sink's `buffer.when_full` option
+/// (`block`, `drop_newest`) are this one type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WhenFull {
-    /// Wait for room: a slow consumer slows its producers.
+    /// Wait for room: a slow consumer slows its producers (a disk buffer
+    /// waits for the reader's acknowledgements to free space).
     #[default]
     Block,
-    /// Drop the batch and count it; producers never wait. The batch's
-    /// finalizers resolve as delivered: the user chose to lose data over
-    /// slowing down.
+    /// Drop the batch and count it; producers never wait. A channel
+    /// resolves the batch's finalizers as delivered (the user chose to lose
+    /// data over slowing down); a disk buffer counts it as discarded and
+    /// marks them `Errored`.
     DropNewest,
 }
 

@@ -7,10 +7,12 @@
 //! - [`Source`], [`Transform`], [`Sink`]: the running components. Sources and
 //!   sinks are async tasks; transforms are plain functions over batches,
 //!   driven by the topology (and so testable without a runtime).
-//! - [`channel`]: bounded channels, in events and in bytes.
+//! - [`channel`]: bounded channels, in events and in bytes, and
+//!   [`WhenFull`], what any full queue does.
 //! - [`Output`]: fan-out to several consumers without copying events.
 //! - [`telemetry`]: the per-component counters behind `/debug/metrics`.
-//! - [`api`]: views components publish for the admin API.
+//! - [`api`]: the typed views components publish for the admin API
+//!   (rule groups, rules, alerts), in the shapes of Prometheus' API.
 //! - [`batch`]: the `batch.*` option of sinks that cut input into requests.
 //!
 //! This crate spawns no tasks: the topology does.
@@ -25,6 +27,7 @@ mod output;
 pub mod telemetry;
 mod traits;
 
+pub use channel::WhenFull;
 pub use config::{BuildContext, BuildError, OutputDef, SinkConfig, SourceConfig, TransformConfig};
 pub use context::{ShutdownSignal, SinkContext, SourceContext};
 pub use output::{Output, SourceOutputs, TransformOutputs};

@@ -122,16 +122,14 @@ pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut 
             let t = &config.transforms[id.as_str()];
             (t.inputs.clone(), t.origin.clone(), t.config.input_kinds())
         };
-        let kinds = input_kinds(
-            config,
-            broken,
+        let consumer = Consumer {
             id,
-            &inputs,
-            &origin,
+            inputs: &inputs,
+            origin: &origin,
             accepts,
-            "transform",
-            errors,
-        );
+            what: "transform",
+        };
+        let kinds = input_kinds(config, broken, &consumer, errors);
         if let Some(t) = config.transforms.get_mut(id.as_str()) {
             t.input_kinds = kinds;
         }
@@ -152,23 +150,43 @@ pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut 
         })
         .collect();
     for (id, inputs, origin, accepts) in sinks {
-        input_kinds(
-            config, broken, &id, &inputs, &origin, accepts, "sink", errors,
-        );
+        let consumer = Consumer {
+            id: &id,
+            inputs: &inputs,
+            origin: &origin,
+            accepts,
+            what: "sink",
+        };
+        input_kinds(config, broken, &consumer, errors);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A transform or sink, as its inputs are checked.
+struct Consumer<'a> {
+    id: &'a str,
+    inputs: &'a [String],
+    origin: &'a Origin,
+    /// The kinds of events it takes.
+    accepts: DataKind,
+    /// `transform` or `sink`, for messages.
+    what: &'static str,
+}
+
+/// Checks a consumer's inputs and returns the kinds of events they send
+/// it.
 fn input_kinds(
     config: &Config,
     broken: &HashSet<String>,
-    id: &str,
-    inputs: &[String],
-    origin: &Origin,
-    accepts: DataKind,
-    what: &str,
+    consumer: &Consumer<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> DataKind {
+    let Consumer {
+        id,
+        inputs,
+        origin,
+        accepts,
+        what,
+    } = *consumer;
     let mut kinds = DataKind::NONE;
     let mut seen = HashSet::new();
     for input in inputs {
@@ -212,7 +230,7 @@ mod tests {
     use super::*;
     use crate::model::{SourceSpec, TransformSpec};
     use logbridge_component::{
-        BuildContext, BuildError, OutputDef, Source, SourceConfig, TransformConfig,
+        BuildContext, BuildError, OutputDef, Source, SourceConfig, Transform, TransformConfig,
     };
 
     /// A source that emits metrics, to wire into a log-only transform.
@@ -225,6 +243,22 @@ mod tests {
         }
         fn outputs(&self) -> Vec<OutputDef> {
             vec![OutputDef::default_output(DataKind::METRIC)]
+        }
+    }
+
+    /// A transform that takes logs only, as `parse` does.
+    #[derive(Debug)]
+    struct LogsOnly;
+
+    impl TransformConfig for LogsOnly {
+        fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
+            Err(BuildError::new("type", "not for running"))
+        }
+        fn input_kinds(&self) -> DataKind {
+            DataKind::LOG
+        }
+        fn outputs(&self, input: DataKind) -> Vec<OutputDef> {
+            vec![OutputDef::default_output(input)]
         }
     }
 
@@ -247,8 +281,7 @@ mod tests {
                 origin: origin(1),
             },
         );
-        let parse: logbridge_transforms::parse::ParseConfig =
-            serde_json::from_value(serde_json::json!({"format": "json"})).unwrap();
+        let parse = LogsOnly;
         assert!(!parse.input_kinds().contains(DataKind::METRIC));
         config.transforms.insert(
             "p".into(),

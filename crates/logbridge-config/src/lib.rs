@@ -2,11 +2,12 @@
 //!
 //! Loading reads each file (TOML, or YAML by extension), interpolates
 //! `${VAR}` / `${VAR:-default}` from the environment, parses every component
-//! through the explicit [`registry`], builds it once to surface option errors
-//! (bad conditions, regexes, templates), merges the files and checks the
-//! graph (inputs, outputs, cycles, data kinds). Every problem is collected
-//! with its file, line and a hint, so `logbridge validate` reports them all
-//! at once.
+//! through the [`Registry`] the caller passes (the binary holds the list of
+//! component types; this crate depends on no component), builds it once to
+//! surface option errors (bad conditions, regexes, templates), merges the
+//! files and checks the graph (inputs, outputs, cycles, data kinds). Every
+//! problem is collected with its file, line and a hint, so `logbridge
+//! validate` reports them all at once.
 
 mod error;
 mod graph;
@@ -23,3 +24,4 @@ pub use model::{
     AdminConfig, BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
     DEFAULT_DISK_BUFFER_BYTES, Origin, SinkSpec, SourceSpec, TransformSpec, WhenFull,
 };
+pub use registry::{ComponentType, Registry};

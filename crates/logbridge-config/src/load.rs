@@ -15,7 +15,7 @@ use crate::model::{
     AdminConfig, BufferConfig, BufferType, Config, Origin, SinkSpec, SourceSpec, TransformSpec,
 };
 use crate::positions::Positions;
-use crate::registry::{self, ParseError};
+use crate::registry::{self, ParseError, Registry};
 use crate::suggest;
 
 const TOP_LEVEL: [&str; 6] = [
@@ -28,8 +28,8 @@ const TOP_LEVEL: [&str; 6] = [
 ];
 
 /// Loads and merges config files, interpolating from the process
-/// environment.
-pub fn load_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
+/// environment; components are looked up in `registry`.
+pub fn load_files(registry: &Registry, paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -46,24 +46,27 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
         return Err(ConfigErrors(errors));
     }
     let env = |name: &str| std::env::var(name).ok();
-    load_docs(&docs, &env)
+    load_docs(registry, &docs, &env)
 }
 
 /// Loads one config from text; `name` decides the format (`.yaml`/`.yml`
 /// is YAML, `.json` JSON, anything else TOML) and appears in errors.
 pub fn load_str(
+    registry: &Registry,
     name: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    load_docs(&[(name.to_owned(), text.to_owned())], env)
+    load_docs(registry, &[(name.to_owned(), text.to_owned())], env)
 }
 
 fn load_docs(
+    registry: &Registry,
     docs: &[(PathBuf, String)],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let mut cx = Loader {
+        registry,
         config: Config::default(),
         errors: Vec::new(),
         globals_from: IndexMap::new(),
@@ -89,7 +92,8 @@ fn load_docs(
     }
 }
 
-struct Loader {
+struct Loader<'r> {
+    registry: &'r Registry,
     config: Config,
     errors: Vec<ConfigError>,
     /// Which file set each global option (to catch conflicting values).
@@ -120,6 +124,18 @@ impl Doc<'_> {
     }
 }
 
+/// One component as declared: what each step of loading it needs to
+/// check it and to point at its lines.
+#[derive(Clone, Copy)]
+struct Declared<'a> {
+    doc: &'a Doc<'a>,
+    /// `sources`, `transforms` or `sinks`.
+    section: &'a str,
+    id: &'a str,
+    type_name: &'a str,
+    kind: ComponentKind,
+}
+
 fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -127,7 +143,7 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-impl Loader {
+impl Loader<'_> {
     fn load_doc(&mut self, path: &Path, raw: &str, env: &dyn Fn(&str) -> Option<String>) {
         let text = match interpolate(raw, env) {
             Ok(t) => t,
@@ -285,7 +301,7 @@ impl Loader {
                     doc.err(&at, format!("component `{id}` has no `type`"))
                         .hint(format!(
                             "add type = \"...\", one of: {}",
-                            type_names(kind).join(", ")
+                            self.type_names(kind).join(", ")
                         )),
                 );
                 continue;
@@ -341,16 +357,14 @@ impl Loader {
                 None => BufferConfig::default(),
             };
             self.broken.remove(&id);
-            self.component(
+            let declared = Declared {
                 doc,
                 section,
-                &id,
-                &type_name,
+                id: &id,
+                type_name: &type_name,
                 kind,
-                Json::Object(options),
-                inputs,
-                buffer,
-            );
+            };
+            self.component(&declared, Json::Object(options), inputs, buffer);
         }
     }
 
@@ -368,50 +382,35 @@ impl Loader {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn component(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
         inputs: Vec<String>,
         buffer: BufferConfig,
     ) {
         let errors_before = self.errors.len();
-        self.component_inner(doc, section, id, type_name, kind, options, inputs, buffer);
+        self.component_inner(declared, options, inputs, buffer);
         if self.errors.len() > errors_before {
-            self.broken.insert(id.to_owned());
+            self.broken.insert(declared.id.to_owned());
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn component_inner(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
         inputs: Vec<String>,
         buffer: BufferConfig,
     ) {
-        let origin = doc.origin(&[section, id]);
-        match kind {
+        let Declared { id, type_name, .. } = *declared;
+        let origin = declared.doc.origin(&[declared.section, id]);
+        match declared.kind {
             ComponentKind::Source => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    registry::SOURCES,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.sources, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = SourceSpec {
                         type_name: type_name.to_owned(),
@@ -422,16 +421,10 @@ impl Loader {
                 }
             }
             ComponentKind::Transform => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    registry::TRANSFORMS,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.transforms, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = TransformSpec {
                         type_name: type_name.to_owned(),
@@ -444,16 +437,10 @@ impl Loader {
                 }
             }
             ComponentKind::Sink => {
-                let parsed = self.parse_component(
-                    doc,
-                    section,
-                    id,
-                    type_name,
-                    kind,
-                    options,
-                    registry::SINKS,
-                    |c, cx| c.build(cx).map(drop),
-                );
+                let parsed =
+                    self.parse_component(declared, options, self.registry.sinks, |c, cx| {
+                        c.build(cx).map(drop)
+                    });
                 if let Some(config) = parsed {
                     let spec = SinkSpec {
                         type_name: type_name.to_owned(),
@@ -471,18 +458,20 @@ impl Loader {
     /// Looks the type up, parses the options and builds the component once
     /// (to surface option errors); records any error and returns the config
     /// when all went well.
-    #[allow(clippy::too_many_arguments)]
     fn parse_component<C: ?Sized>(
         &mut self,
-        doc: &Doc<'_>,
-        section: &str,
-        id: &str,
-        type_name: &str,
-        kind: ComponentKind,
+        declared: &Declared<'_>,
         options: Json,
-        types: &'static [registry::ComponentType<C>],
+        types: &[registry::ComponentType<C>],
         build: fn(&C, &BuildContext) -> Result<(), BuildError>,
     ) -> Option<Box<C>> {
+        let Declared {
+            doc,
+            section,
+            id,
+            type_name,
+            kind,
+        } = *declared;
         let Some(t) = registry::find(types, type_name) else {
             self.errors.push(
                 doc.err(
@@ -510,13 +499,13 @@ impl Loader {
             }
         }
     }
-}
 
-fn type_names(kind: ComponentKind) -> Vec<&'static str> {
-    match kind {
-        ComponentKind::Source => registry::names(registry::SOURCES),
-        ComponentKind::Transform => registry::names(registry::TRANSFORMS),
-        ComponentKind::Sink => registry::names(registry::SINKS),
+    fn type_names(&self, kind: ComponentKind) -> Vec<&'static str> {
+        match kind {
+            ComponentKind::Source => registry::names(self.registry.sources),
+            ComponentKind::Transform => registry::names(self.registry.transforms),
+            ComponentKind::Sink => registry::names(self.registry.sinks),
+        }
     }
 }
 
@@ -661,4 +650,109 @@ fn parse_admin(value: Json) -> Result<AdminConfig, (Vec<String>, String)> {
         }
     }
     Ok(admin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::ComponentType;
+    use logbridge_component::{
+        ComponentError, OutputDef, Sink, SinkConfig, SinkContext, Source, SourceConfig,
+        SourceContext,
+    };
+
+    /// A source that ends at once.
+    #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct TickConfig {
+        #[serde(default)]
+        interval_secs: u64,
+    }
+
+    struct Idle;
+
+    #[async_trait::async_trait]
+    impl Source for Idle {
+        async fn run(self: Box<Self>, _cx: SourceContext) -> Result<(), ComponentError> {
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for Idle {
+        async fn run(self: Box<Self>, _cx: SinkContext) -> Result<(), ComponentError> {
+            Ok(())
+        }
+    }
+
+    impl SourceConfig for TickConfig {
+        fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
+            if self.interval_secs > 60 {
+                return Err(BuildError::new("interval_secs", "at most 60 seconds"));
+            }
+            Ok(Box::new(Idle))
+        }
+        fn outputs(&self) -> Vec<OutputDef> {
+            vec![OutputDef::default_output(DataKind::LOG)]
+        }
+    }
+
+    /// A sink that takes logs.
+    #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct DrainConfig {}
+
+    impl SinkConfig for DrainConfig {
+        fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+            Ok(Box::new(Idle))
+        }
+        fn input_kinds(&self) -> DataKind {
+            DataKind::LOG
+        }
+    }
+
+    static REGISTRY: Registry = Registry {
+        sources: &[ComponentType::source::<TickConfig>("tick")],
+        transforms: &[],
+        sinks: &[ComponentType::sink::<DrainConfig>("drain")],
+    };
+
+    fn load(text: &str) -> Result<Config, Vec<String>> {
+        load_str(&REGISTRY, Path::new("p.toml"), text, &|_| None)
+            .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn components_come_from_the_registry_passed() {
+        let config =
+            load("[sources.a]\ntype = \"tick\"\n[sinks.b]\ntype = \"drain\"\ninputs = [\"a\"]\n")
+                .unwrap();
+        assert_eq!(config.sources["a"].type_name, "tick");
+        assert_eq!(config.sinks["b"].inputs, ["a"]);
+    }
+
+    #[test]
+    fn errors_name_the_registry_types() {
+        let errors = load("[sources.a]\ntype = \"tik\"\n").unwrap_err();
+        assert_eq!(
+            errors,
+            ["p.toml:2:1: error: unknown source type `tik`\n  hint: did you mean `tick`?"]
+        );
+        let errors = load("[sources.a]\ninterval_secs = 1\n").unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "p.toml:1:10: error: component `a` has no `type`\n  hint: add type = \"...\", one of: tick"
+            ]
+        );
+        let errors = load("[sources.a]\ntype = \"tick\"\nintervl_secs = 1\n").unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "p.toml:3:1: error: unknown option `intervl_secs` in tick `a`\n  hint: did you mean `interval_secs`?"
+            ]
+        );
+        let errors = load("[sources.a]\ntype = \"tick\"\ninterval_secs = 61\n").unwrap_err();
+        assert_eq!(errors, ["p.toml:3:1: error: in `a`: at most 60 seconds"]);
+    }
 }

@@ -68,14 +68,9 @@ pub enum BufferType {
     Disk,
 }
 
-/// What a full buffer does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    #[default]
-    Block,
-    DropNewest,
-}
+/// What a full buffer does (`block`, `drop_newest`): the type channels and
+/// disk buffers take.
+pub use logbridge_component::WhenFull;
 
 /// `buffer` of a sink: the queue in front of it (Vector's option names).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]

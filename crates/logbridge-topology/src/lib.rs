@@ -1,5 +1,9 @@
 //! Builds the running pipeline from a validated [`Config`] and drives it.
 //!
+//! - [`plan`] decides, as plain data, what a config runs: components,
+//!   channels and their limits, concurrent transforms, disk buffers.
+//!   [`Topology::start`] builds and wires that; [`Topology::build`] is the
+//!   two in one.
 //! - One bounded channel feeds each transform and sink; every output of a
 //!   source or transform holds a sender to each consumer.
 //! - Sources, transforms and sinks each run as one task; transforms are
@@ -13,7 +17,9 @@
 //! pipeline keeps running.
 
 mod health;
+mod plan;
 mod run;
 
 pub use health::{ComponentState, Health};
+pub use plan::{DiskBufferPlan, OutputRef, Plan, PlannedChannel, PlannedComponent, Role, plan};
 pub use run::{RunError, Topology};

@@ -1,4 +1,6 @@
-//! Wiring and running the components.
+//! Starting a [`Plan`] (building its components, wiring their channels,
+//! spawning one task each) and running it to the end, shutdown included.
+//! What to start is decided in `plan`, not here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,19 +8,17 @@ use std::time::Duration;
 
 use logbridge_buffer::disk;
 use logbridge_component::channel::{self, BatchReceiver, BatchSender};
-use logbridge_component::telemetry::{ComponentKind, ComponentMetrics, RateLimit, Registry};
+use logbridge_component::telemetry::{ComponentMetrics, RateLimit, Registry};
 use logbridge_component::{
-    BuildContext, DROPPED_OUTPUT, Output, ShutdownSignal, SinkContext, SourceContext,
+    BuildContext, DROPPED_OUTPUT, Output, OutputDef, ShutdownSignal, SinkContext, SourceContext,
     SourceOutputs, Transform, TransformOutputs,
 };
-use logbridge_config::{
-    BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
-    DEFAULT_DISK_BUFFER_BYTES, WhenFull,
-};
+use logbridge_config::{Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::health::{ComponentState, Health};
+use crate::plan::{DiskBufferPlan, OutputRef, Plan, Role, plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -42,224 +42,195 @@ pub struct Topology {
 }
 
 enum Pending {
-    Source(Box<dyn logbridge_component::Source>),
+    Source(Box<dyn logbridge_component::Source>, SourceContext),
     /// Stateless transforms get one instance per core.
-    Transform(Vec<Box<dyn Transform>>, Vec<Option<String>>),
-    Sink(Box<dyn logbridge_component::Sink>),
+    Transform {
+        instances: Vec<Box<dyn Transform>>,
+        names: Vec<Option<String>>,
+        outputs: Vec<Output>,
+        metrics: Arc<ComponentMetrics>,
+        rx: BatchReceiver,
+    },
+    Sink {
+        sink: Box<dyn logbridge_component::Sink>,
+        disk_buffer: Option<DiskBufferPlan>,
+        metrics: Arc<ComponentMetrics>,
+        rx: BatchReceiver,
+    },
 }
 
 impl Topology {
-    /// Builds every component and wires the channels. Nothing runs yet.
+    /// Plans `config` and starts the plan: [`plan`] then [`Topology::start`].
     pub fn build(
         config: &Config,
         registry: &Arc<Registry>,
         health: Arc<Health>,
     ) -> Result<Topology, RunError> {
-        // One input channel per consumer.
-        let mut inputs: HashMap<String, (BatchSender, Option<BatchReceiver>)> = HashMap::new();
-        // Transforms get the default queue; a sink's queue is its `buffer`.
-        let default_buffer = BufferConfig::default();
-        let consumers = config
-            .transforms
-            .iter()
-            .map(|(id, t)| (id, &t.inputs, &default_buffer))
-            .chain(
-                config
-                    .sinks
-                    .iter()
-                    .map(|(id, s)| (id, &s.inputs, &s.buffer)),
-            );
-        // (producer, output name) -> senders of the consumers that read it.
-        let mut wiring: HashMap<(String, Option<String>), Vec<BatchSender>> = HashMap::new();
-        for (id, ins, buffer) in consumers {
-            // A disk buffer is fed by a default memory queue; its own
-            // limits apply on disk.
-            let buffer = if buffer.kind == BufferType::Disk {
-                &default_buffer
-            } else {
-                buffer
-            };
-            let when_full = match buffer.when_full {
-                WhenFull::Block => channel::WhenFull::Block,
-                WhenFull::DropNewest => channel::WhenFull::DropNewest,
-            };
-            let (tx, rx) = channel::bounded_with(
-                buffer.max_events.unwrap_or(DEFAULT_BUFFER_EVENTS),
-                usize::try_from(buffer.max_size.unwrap_or(DEFAULT_BUFFER_BYTES))
-                    .unwrap_or(usize::MAX),
-                when_full,
-            );
-            registry.register_channel(id, rx.usage());
-            for input in ins.iter() {
-                let key = match input.split_once('.') {
-                    Some((c, o)) => (c.to_owned(), Some(o.to_owned())),
-                    None => (input.clone(), None),
-                };
-                wiring.entry(key).or_default().push(tx.clone());
-            }
-            inputs.insert(id.clone(), (tx, Some(rx)));
-        }
-        // Drop the spare senders: a channel must close when its producers end.
-        let mut receivers: HashMap<String, BatchReceiver> = inputs
-            .into_iter()
-            .filter_map(|(id, (_, rx))| rx.map(|rx| (id, rx)))
-            .collect();
+        Topology::start(config, &plan(config), registry, health)
+    }
 
-        let outputs_for = |id: &str,
-                           defs: &[logbridge_component::OutputDef],
-                           metrics: &Arc<ComponentMetrics>,
-                           wiring: &mut HashMap<(String, Option<String>), Vec<BatchSender>>|
-         -> Vec<Output> {
+    /// Builds every component of `plan` (from its options in `config`),
+    /// wires the channels and spawns the tasks. Nothing is spawned if a
+    /// component fails to build.
+    pub fn start(
+        config: &Config,
+        plan: &Plan,
+        registry: &Arc<Registry>,
+        health: Arc<Health>,
+    ) -> Result<Topology, RunError> {
+        // (producer, output) -> senders of the consumers that read it.
+        let mut wiring: HashMap<&OutputRef, Vec<BatchSender>> = HashMap::new();
+        // One input channel per consumer; the senders live in `wiring`
+        // only, so a channel closes when its producers end.
+        let mut receivers: HashMap<&str, BatchReceiver> = HashMap::new();
+        for ch in &plan.channels {
+            let (tx, rx) = channel::bounded_with(ch.max_events, ch.max_bytes, ch.when_full);
+            registry.register_channel(&ch.consumer, rx.usage());
+            for producer in &ch.producers {
+                wiring.entry(producer).or_default().push(tx.clone());
+            }
+            receivers.insert(&ch.consumer, rx);
+        }
+
+        let mut outputs_for = |id: &str, defs: &[OutputDef], metrics: &Arc<ComponentMetrics>| {
             defs.iter()
                 .map(|d| {
-                    let senders = wiring
-                        .remove(&(id.to_owned(), d.name.clone()))
-                        .unwrap_or_default();
+                    let key = OutputRef {
+                        component: id.to_owned(),
+                        output: d.name.clone(),
+                    };
+                    let senders = wiring.remove(&key).unwrap_or_default();
                     Output::new(d.name.clone(), senders, metrics.clone())
                 })
-                .collect()
+                .collect::<Vec<Output>>()
         };
 
-        let mut tasks = JoinSet::new();
         let source_shutdown = ShutdownSignal::new();
         let sink_shutdown = ShutdownSignal::new();
         let mut pending = Vec::new();
-
-        for (id, spec) in &config.sources {
-            let metrics = registry.register(id, ComponentKind::Source, &spec.type_name);
+        for planned in &plan.components {
+            let id = &planned.id;
+            let metrics = registry.register(id, planned.kind(), &planned.type_name);
             let cx = BuildContext {
                 id: id.clone(),
-                data_dir: config.data_dir.clone(),
+                data_dir: plan.data_dir.clone(),
                 metrics: metrics.clone(),
                 registry: registry.clone(),
             };
-            let source = spec.config.build(&cx).map_err(|e| RunError::Build {
+            let build_error = |message: String| RunError::Build {
                 id: id.clone(),
-                message: e.message,
-            })?;
-            let defs = spec.config.outputs();
-            let outs = outputs_for(id, &defs, &metrics, &mut wiring);
-            let (default, named): (Vec<Output>, Vec<Output>) =
-                outs.into_iter().partition(|o| o.name().is_none());
-            let default = default
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| Output::new(None, Vec::new(), metrics.clone()));
-            let scx = SourceContext {
-                id: id.clone(),
-                out: SourceOutputs::new(default, named),
-                shutdown: source_shutdown.clone(),
-                metrics,
-                data_dir: cx.component_dir(),
+                message,
             };
-            pending.push((id.clone(), Pending::Source(source), Some(scx), None, None));
-        }
-        for (id, spec) in &config.transforms {
-            let metrics = registry.register(id, ComponentKind::Transform, &spec.type_name);
-            let cx = BuildContext {
-                id: id.clone(),
-                data_dir: config.data_dir.clone(),
-                metrics: metrics.clone(),
-                registry: registry.clone(),
+            let not_declared = || build_error("the config does not declare it".into());
+            let no_input = || build_error("the plan gives it no input".into());
+            let component = match &planned.role {
+                Role::Source => {
+                    let spec = config.sources.get(id).ok_or_else(not_declared)?;
+                    let source = spec.config.build(&cx).map_err(|e| build_error(e.message))?;
+                    let outs = outputs_for(id, &planned.outputs, &metrics);
+                    let (default, named): (Vec<Output>, Vec<Output>) =
+                        outs.into_iter().partition(|o| o.name().is_none());
+                    let default = default
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| Output::new(None, Vec::new(), metrics.clone()));
+                    let scx = SourceContext {
+                        id: id.clone(),
+                        out: SourceOutputs::new(default, named),
+                        shutdown: source_shutdown.clone(),
+                        metrics,
+                        data_dir: cx.component_dir(),
+                    };
+                    Pending::Source(source, scx)
+                }
+                Role::Transform { concurrent } => {
+                    let spec = config.transforms.get(id).ok_or_else(not_declared)?;
+                    let copies = if *concurrent { parallelism() } else { 1 };
+                    let instances = (0..copies)
+                        .map(|_| spec.config.build(&cx))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| build_error(e.message))?;
+                    let names = planned.outputs.iter().map(|d| d.name.clone()).collect();
+                    let outputs = outputs_for(id, &planned.outputs, &metrics);
+                    let rx = receivers.remove(id.as_str()).ok_or_else(no_input)?;
+                    Pending::Transform {
+                        instances,
+                        names,
+                        outputs,
+                        metrics,
+                        rx,
+                    }
+                }
+                Role::Sink { disk_buffer } => {
+                    let spec = config.sinks.get(id).ok_or_else(not_declared)?;
+                    let sink = spec.config.build(&cx).map_err(|e| build_error(e.message))?;
+                    let rx = receivers.remove(id.as_str()).ok_or_else(no_input)?;
+                    Pending::Sink {
+                        sink,
+                        disk_buffer: disk_buffer.clone(),
+                        metrics,
+                        rx,
+                    }
+                }
             };
-            let copies = if spec.config.is_stateless() {
-                parallelism()
-            } else {
-                1
-            };
-            let transform = (0..copies)
-                .map(|_| spec.config.build(&cx))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| RunError::Build {
-                    id: id.clone(),
-                    message: e.message,
-                })?;
-            let defs = spec.config.outputs(spec.input_kinds);
-            let names = defs.iter().map(|d| d.name.clone()).collect();
-            let outs = outputs_for(id, &defs, &metrics, &mut wiring);
-            let rx = receivers.remove(id.as_str());
-            pending.push((
-                id.clone(),
-                Pending::Transform(transform, names),
-                None,
-                Some((outs, metrics)),
-                rx,
-            ));
-        }
-        for (id, spec) in &config.sinks {
-            let metrics = registry.register(id, ComponentKind::Sink, &spec.type_name);
-            let cx = BuildContext {
-                id: id.clone(),
-                data_dir: config.data_dir.clone(),
-                metrics: metrics.clone(),
-                registry: registry.clone(),
-            };
-            let sink = spec.config.build(&cx).map_err(|e| RunError::Build {
-                id: id.clone(),
-                message: e.message,
-            })?;
-            let rx = receivers.remove(id.as_str());
-            pending.push((
-                id.clone(),
-                Pending::Sink(sink),
-                None,
-                Some((Vec::new(), metrics)),
-                rx,
-            ));
+            pending.push((id.clone(), component));
         }
         // Senders left in `wiring` belong to outputs nobody declared; the
         // config check makes that impossible, and dropping them is safe.
         drop(wiring);
 
+        let mut tasks = JoinSet::new();
         let mut source_ids = Vec::new();
-        for (id, component, scx, outs, rx) in pending {
+        for (id, component) in pending {
             health.set(&id, ComponentState::Starting);
             let task_id = id.clone();
             match component {
-                Pending::Source(source) => {
+                Pending::Source(source, scx) => {
                     source_ids.push(id.clone());
-                    let Some(scx) = scx else { continue };
                     tasks.spawn(guarded(task_id, async move {
                         source.run(scx).await.map_err(|e| e.to_string())
                     }));
                 }
-                Pending::Transform(transform, names) => {
-                    let (Some((outs, metrics)), Some(rx)) = (outs, rx) else {
-                        continue;
-                    };
+                Pending::Transform {
+                    instances,
+                    names,
+                    outputs,
+                    metrics,
+                    rx,
+                } => {
                     tasks.spawn(guarded(task_id.clone(), async move {
-                        run_transform(&task_id, transform, names, rx, outs, metrics).await
+                        run_transform(&task_id, instances, names, rx, outputs, metrics).await
                     }));
                 }
-                Pending::Sink(sink) => {
-                    let (Some((_, metrics)), Some(mut rx)) = (outs, rx) else {
-                        continue;
-                    };
-                    let data_dir = config.data_dir.join(&id);
-                    if let Some(spec) = config.sinks.get(&id)
-                        && spec.buffer.kind == BufferType::Disk
-                    {
+                Pending::Sink {
+                    sink,
+                    disk_buffer,
+                    metrics,
+                    mut rx,
+                } => {
+                    if let Some(buffer) = disk_buffer {
                         let (tx, from_disk) =
                             channel::bounded(DEFAULT_BUFFER_EVENTS, DEFAULT_BUFFER_BYTES as usize);
                         let disk_config = disk::DiskBufferConfig {
-                            max_size: spec.buffer.max_size.unwrap_or(DEFAULT_DISK_BUFFER_BYTES),
-                            when_full: match spec.buffer.when_full {
-                                WhenFull::Block => disk::WhenFull::Block,
-                                WhenFull::DropNewest => disk::WhenFull::DropNewest,
-                            },
+                            max_size: buffer.max_size,
+                            when_full: buffer.when_full,
                             ..disk::DiskBufferConfig::default()
                         };
-                        let dir = data_dir.join("buffer");
                         let buffer_metrics = metrics.clone();
                         let buffer_id = format!("{id}.buffer");
                         health.set(&buffer_id, ComponentState::Running);
                         tasks.spawn(guarded(buffer_id, async move {
-                            run_disk_buffer(dir, disk_config, buffer_metrics, rx, tx).await
+                            run_disk_buffer(buffer.dir, disk_config, buffer_metrics, rx, tx).await
                         }));
                         rx = from_disk;
                     }
-                    let scx =
-                        SinkContext::new(id.clone(), metrics, data_dir, sink_shutdown.clone(), rx);
+                    let scx = SinkContext::new(
+                        id.clone(),
+                        metrics,
+                        plan.data_dir.join(&id),
+                        sink_shutdown.clone(),
+                        rx,
+                    );
                     tasks.spawn(guarded(task_id, async move {
                         sink.run(scx).await.map_err(|e| e.to_string())
                     }));
@@ -273,7 +244,7 @@ impl Topology {
             source_shutdown,
             sink_shutdown,
             health,
-            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+            shutdown_timeout: plan.shutdown_timeout,
         })
     }
 

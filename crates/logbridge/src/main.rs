@@ -3,6 +3,7 @@
 
 mod cli;
 mod reference;
+mod registry;
 mod seed;
 mod test_files;
 
@@ -17,6 +18,7 @@ use logbridge_topology::{Health, Topology};
 use tracing::{error, info};
 
 use crate::cli::{BufferCommand, Cli, Command, RunArgs, TestCommand};
+use crate::registry::COMPONENTS;
 
 // Events are many small allocations (maps, keys, values) made on one thread
 // and freed on another; mimalloc handles that pattern much better than the
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
         None => run(cli.run),
         Some(Command::Validate(args)) => validate(&args.config),
         Some(Command::ConfigReference) => {
-            print!("{}", reference::markdown());
+            print!("{}", reference::markdown(&COMPONENTS));
             ExitCode::SUCCESS
         }
         Some(Command::Buffer(BufferCommand::Inspect { dir })) => inspect_buffer(&dir),
@@ -87,7 +89,7 @@ fn report(errors: &ConfigErrors) {
 }
 
 fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
-    match logbridge_config::load_files(paths) {
+    match logbridge_config::load_files(&COMPONENTS, paths) {
         Ok(config) => {
             let mut problems = 0;
             for (id, spec) in &config.transforms {
@@ -146,11 +148,12 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let loaded = match (&flags_config, args.config.is_empty()) {
         (Some(text), _) => logbridge_config::load_str(
+            &COMPONENTS,
             std::path::Path::new("<command-line flags>"),
             text,
             &|name| std::env::var(name).ok(),
         ),
-        (None, false) => logbridge_config::load_files(&args.config),
+        (None, false) => logbridge_config::load_files(&COMPONENTS, &args.config),
         (None, true) => {
             eprintln!(
                 "error: nothing to run: pass -c CONFIG, or pipeline flags such as --input-kafka and --output-s3 (see --help)"

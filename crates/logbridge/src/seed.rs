@@ -96,6 +96,8 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::COMPONENTS;
+    use std::path::Path;
 
     fn args() -> SeedArgs {
         SeedArgs {
@@ -120,7 +122,7 @@ mod tests {
             "{text}"
         );
         let config =
-            logbridge_config::load_str(std::path::Path::new("flags.toml"), &text, &|_| None)
+            logbridge_config::load_str(&COMPONENTS, Path::new("flags.toml"), &text, &|_| None)
                 .unwrap();
         assert_eq!(config.sources.len(), 1);
         assert_eq!(config.sinks.len(), 1);
@@ -136,7 +138,7 @@ mod tests {
         let text = config_from_flags(&a).unwrap().unwrap();
         assert!(text.contains("bucket = \"file:///tmp/objects\""), "{text}");
         let config =
-            logbridge_config::load_str(std::path::Path::new("flags.toml"), &text, &|_| None)
+            logbridge_config::load_str(&COMPONENTS, Path::new("flags.toml"), &text, &|_| None)
                 .unwrap();
         assert_eq!(config.sinks.len(), 2);
     }

@@ -56,17 +56,11 @@ pub use buffer::{BufferReader, BufferWriter};
 
 use format::Tail;
 
-/// What the writer does when the buffer holds `max_size` bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Wait until the reader's acknowledgements free space (backpressure).
-    #[default]
-    Block,
-    /// Drop the incoming batch, count it as discarded and mark its
-    /// finalizers `Errored`.
-    DropNewest,
-}
+/// What the writer does when the buffer holds `max_size` bytes: `Block`
+/// waits until the reader's acknowledgements free space (backpressure);
+/// `DropNewest` drops the incoming batch, counts it as discarded and marks
+/// its finalizers `Errored`.
+pub use logbridge_component::WhenFull;
 
 /// Settings of one disk buffer.
 #[derive(Debug, Clone)]

@@ -1,3 +1,6 @@
+//! Rule file parsing and checking: Prometheus' own sample files, every
+//! error with its position, and what promtool accepts or refuses.
+
 use super::*;
 
 /// Prometheus' own sample rule file (`cmd/promtool/testdata/rules.yml`),

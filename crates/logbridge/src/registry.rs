@@ -1,0 +1,84 @@
+//! The list of component types a config may name. Adding a component means
+//! adding a line here; the config, topology and admin crates take this
+//! list as a parameter and know no component themselves. Types behind a
+//! cargo feature are listed only when it is built in, so a config naming
+//! one that is not gets "unknown type" with the types there are.
+
+use logbridge_component::{SinkConfig, SourceConfig, TransformConfig};
+use logbridge_config::{ComponentType, Registry};
+
+/// Every component type this binary is built with.
+pub(crate) static COMPONENTS: Registry = Registry {
+    sources: SOURCES,
+    transforms: TRANSFORMS,
+    sinks: SINKS,
+};
+
+static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
+    ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo"),
+    ComponentType::source::<logbridge_sources::file::FileConfig>("file"),
+    #[cfg(feature = "http")]
+    ComponentType::source::<logbridge_sources::http::HttpSourceConfig>("http"),
+    ComponentType::source::<logbridge_sources::internal_metrics::InternalMetricsConfig>(
+        "internal_metrics",
+    ),
+    #[cfg(feature = "traces")]
+    ComponentType::source::<logbridge_sources::jaeger::JaegerSourceConfig>("jaeger"),
+    #[cfg(feature = "kafka")]
+    ComponentType::source::<logbridge_sources::kafka::KafkaSourceConfig>("kafka"),
+    #[cfg(feature = "loki")]
+    ComponentType::source::<logbridge_sources::loki::LokiSourceConfig>("loki"),
+    // Vector's name for the same source.
+    #[cfg(feature = "otlp-grpc")]
+    ComponentType::source::<logbridge_sources::otlp::OtlpSourceConfig>("opentelemetry"),
+    #[cfg(feature = "otlp-grpc")]
+    ComponentType::source::<logbridge_sources::otlp::OtlpSourceConfig>("otlp"),
+    #[cfg(feature = "prometheus")]
+    ComponentType::source::<
+        logbridge_sources::prometheus_remote_write::PrometheusRemoteWriteSourceConfig,
+    >("prometheus_remote_write"),
+    #[cfg(feature = "prometheus")]
+    ComponentType::source::<logbridge_sources::prometheus_scrape::PrometheusScrapeConfig>(
+        "prometheus_scrape",
+    ),
+    ComponentType::source::<logbridge_sources::stdin::StdinConfig>("stdin"),
+    #[cfg(feature = "syslog")]
+    ComponentType::source::<logbridge_sources::syslog::SyslogSourceConfig>("syslog"),
+    #[cfg(feature = "traces")]
+    ComponentType::source::<logbridge_sources::zipkin::ZipkinSourceConfig>("zipkin"),
+];
+
+static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
+    ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
+    ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
+    ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
+    ComponentType::transform::<logbridge_transforms::route::RouteConfig>("route"),
+    #[cfg(feature = "rules")]
+    ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),
+];
+
+static SINKS: &[ComponentType<dyn SinkConfig>] = &[
+    #[cfg(feature = "rules")]
+    ComponentType::sink::<logbridge_sinks::alertmanager::AlertmanagerSinkConfig>("alertmanager"),
+    #[cfg(feature = "s3")]
+    ComponentType::sink::<logbridge_sinks::aws_s3::S3SinkConfig>("aws_s3"),
+    ComponentType::sink::<logbridge_sinks::blackhole::BlackholeConfig>("blackhole"),
+    ComponentType::sink::<logbridge_sinks::console::ConsoleConfig>("console"),
+    ComponentType::sink::<logbridge_sinks::file::FileSinkConfig>("file"),
+    #[cfg(feature = "kafka")]
+    ComponentType::sink::<logbridge_sinks::kafka::KafkaSinkConfig>("kafka"),
+    #[cfg(feature = "loki")]
+    ComponentType::sink::<logbridge_sinks::loki::LokiSinkConfig>("loki"),
+    #[cfg(feature = "otlp-grpc")]
+    ComponentType::sink::<logbridge_sinks::otlp::OtlpSinkConfig>("otlp"),
+    #[cfg(feature = "prometheus")]
+    ComponentType::sink::<logbridge_sinks::prometheus_exporter::PrometheusExporterConfig>(
+        "prometheus_exporter",
+    ),
+    #[cfg(feature = "prometheus")]
+    ComponentType::sink::<logbridge_sinks::prometheus_remote_write::PrometheusRemoteWriteSinkConfig>(
+        "prometheus_remote_write",
+    ),
+    #[cfg(feature = "redis")]
+    ComponentType::sink::<logbridge_sinks::redis_stream::RedisStreamSinkConfig>("redis_stream"),
+];
