@@ -33,6 +33,7 @@ pub enum Command {
     #[command(subcommand)]
     Buffer(BufferCommand),
     /// Run test files of the rules engine.
+    #[cfg(feature = "rules")]
     #[command(subcommand)]
     Test(TestCommand),
 }

@@ -5,6 +5,7 @@ mod cli;
 mod reference;
 mod registry;
 mod seed;
+#[cfg(feature = "rules")]
 mod test_files;
 
 use std::process::ExitCode;
@@ -17,7 +18,9 @@ use logbridge_config::{Config, ConfigErrors};
 use logbridge_topology::{Health, Topology};
 use tracing::{error, info};
 
-use crate::cli::{BufferCommand, Cli, Command, RunArgs, TestCommand};
+#[cfg(feature = "rules")]
+use crate::cli::TestCommand;
+use crate::cli::{BufferCommand, Cli, Command, RunArgs};
 use crate::registry::COMPONENTS;
 
 // Events are many small allocations (maps, keys, values) made on one thread
@@ -41,9 +44,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Buffer(BufferCommand::Inspect { dir })) => inspect_buffer(&dir),
+        #[cfg(feature = "rules")]
         Some(Command::Test(TestCommand::Promql { files, verbose })) => {
             test_files::promql(&files, verbose)
         }
+        #[cfg(feature = "rules")]
         Some(Command::Test(TestCommand::Rules { files, verbose })) => {
             test_files::rules(&files, verbose)
         }
