@@ -15,7 +15,7 @@ use crate::tls::TlsServerConfig;
 /// Checks the options every push receiver has (limits, credentials, TLS)
 /// and builds its TLS configuration; `prefix` names where they sit in the
 /// component's options (`""`, `"http."`).
-pub fn check_listener(
+pub(crate) fn check_listener(
     prefix: &str,
     tls: Option<&TlsServerConfig>,
     auth: Option<&AuthConfig>,
@@ -35,7 +35,7 @@ pub fn check_listener(
 
 /// Binds `address` and serves `router` until `shutdown`, saying where it
 /// listens for `what`.
-pub async fn serve(
+pub(crate) async fn serve(
     address: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: axum::Router,
@@ -62,8 +62,10 @@ pub struct PushListener {
 }
 
 impl PushListener {
-    /// Checks the options (see [`check_listener`]); `what` names the
-    /// endpoint in the log line that says where it listens.
+    /// Checks the options (limits, credentials, TLS; `prefix` names where
+    /// they sit in the component's options) and builds the TLS
+    /// configuration; `what` names the endpoint in the log line that says
+    /// where it listens.
     pub fn new(
         what: &'static str,
         prefix: &str,

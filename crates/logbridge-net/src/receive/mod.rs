@@ -36,7 +36,7 @@ use logbridge_event::Event;
 
 pub use admission::{Admission, RETRY_AFTER_SECS, Receiver, Refusal};
 pub use config::ReceiveConfig;
-pub use listener::{PushListener, check_listener, serve};
+pub use listener::PushListener;
 pub use request::{AuthConfig, HttpError, authorized, content_type, decompress, read_body};
 
 /// What the request handlers of one push receiver share: delivery, the

@@ -25,8 +25,10 @@ use logbridge_event::{Event, KeyString, LogRecord, ObjectMap, Value};
 use serde::Deserialize;
 
 use logbridge_component::now_nanos;
-use logbridge_net::receive::{AuthConfig, HttpError, authorized, content_type, read_body};
-use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::{
+    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, authorized, content_type,
+    read_body,
+};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives logs over HTTP POST (or PUT).

@@ -28,8 +28,7 @@ use serde::Deserialize;
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use logbridge_net::receive::{AuthConfig, HttpError};
-use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::{AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Jaeger spans over UDP (Thrift compact or binary) and HTTP

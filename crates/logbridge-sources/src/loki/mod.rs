@@ -26,8 +26,9 @@ use serde::Deserialize;
 use tracing::debug;
 
 use logbridge_component::now_nanos;
-use logbridge_net::receive::{AuthConfig, HttpError, content_type};
-use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::{
+    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
+};
 use logbridge_net::tls::TlsServerConfig;
 
 use logbridge_loki::{PUSH_PATH, TENANT_HEADER};

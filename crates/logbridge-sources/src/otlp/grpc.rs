@@ -36,9 +36,7 @@ use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::{Status, service::Routes};
 
-use logbridge_net::receive::PushContext;
-use logbridge_net::receive::authorized;
-use logbridge_net::receive::{RETRY_AFTER_SECS, Refusal};
+use logbridge_net::receive::{PushContext, RETRY_AFTER_SECS, Refusal, authorized};
 use logbridge_net::rpc::retry_details;
 
 use logbridge_otlp::Signal;

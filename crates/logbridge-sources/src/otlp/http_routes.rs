@@ -12,8 +12,7 @@ use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 
-use logbridge_net::receive::PushContext;
-use logbridge_net::receive::{HttpError, content_type};
+use logbridge_net::receive::{HttpError, PushContext, content_type};
 use logbridge_net::rpc::RpcStatus;
 
 use logbridge_otlp::Signal;

@@ -22,8 +22,7 @@ use logbridge_event::DataKind;
 use serde::Deserialize;
 use tracing::info;
 
-use logbridge_net::receive::AuthConfig;
-use logbridge_net::receive::{PushContext, ReceiveConfig};
+use logbridge_net::receive::{AuthConfig, PushContext, ReceiveConfig};
 use logbridge_net::server::Server;
 use logbridge_net::tls::TlsServerConfig;
 

@@ -20,8 +20,7 @@ use logbridge_event::{DataKind, Event};
 use logbridge_prometheus::{RemoteWriteError, decode_write_request};
 use serde::Deserialize;
 
-use logbridge_net::receive::{AuthConfig, HttpError};
-use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::{AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Prometheus remote-write 1.0 requests (`remote_write` of a

@@ -14,8 +14,9 @@ use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceCon
 use logbridge_event::{DataKind, Event};
 use serde::Deserialize;
 
-use logbridge_net::receive::{AuthConfig, HttpError, content_type};
-use logbridge_net::receive::{PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::{
+    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
+};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Zipkin v2 JSON spans.
