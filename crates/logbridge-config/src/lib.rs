@@ -24,4 +24,4 @@ pub use model::{
     AdminConfig, BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
     DEFAULT_DISK_BUFFER_BYTES, Origin, SinkSpec, SourceSpec, TransformSpec, WhenFull,
 };
-pub use registry::{ComponentType, Registry};
+pub use registry::{ComponentType, LeftOut, Registry};

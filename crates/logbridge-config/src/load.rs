@@ -473,12 +473,20 @@ impl Loader<'_> {
             kind,
         } = *declared;
         let Some(t) = registry::find(types, type_name) else {
+            let hint = match self.registry.left_out.iter().find(|l| l.name == type_name) {
+                Some(left_out) => format!(
+                    "this logbridge is built without the `{}` feature, which `{type_name}` needs \
+                     (cargo build --features {})",
+                    left_out.feature, left_out.feature
+                ),
+                None => suggest::hint(type_name, &registry::names(types)),
+            };
             self.errors.push(
                 doc.err(
                     &[section, id, "type"],
                     format!("unknown {} type `{type_name}`", kind.as_str()),
                 )
-                .hint(suggest::hint(type_name, &registry::names(types))),
+                .hint(hint),
             );
             return None;
         };
@@ -655,7 +663,7 @@ fn parse_admin(value: Json) -> Result<AdminConfig, (Vec<String>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::ComponentType;
+    use crate::registry::{ComponentType, LeftOut};
     use logbridge_component::{
         ComponentError, OutputDef, Sink, SinkConfig, SinkContext, Source, SourceConfig,
         SourceContext,
@@ -715,6 +723,10 @@ mod tests {
         sources: &[ComponentType::source::<TickConfig>("tick")],
         transforms: &[],
         sinks: &[ComponentType::sink::<DrainConfig>("drain")],
+        left_out: &[LeftOut {
+            name: "kafka",
+            feature: "kafka",
+        }],
     };
 
     fn load(text: &str) -> Result<Config, Vec<String>> {
@@ -737,6 +749,14 @@ mod tests {
         assert_eq!(
             errors,
             ["p.toml:2:1: error: unknown source type `tik`\n  hint: did you mean `tick`?"]
+        );
+        let errors = load("[sources.a]\ntype = \"kafka\"\n").unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "p.toml:2:1: error: unknown source type `kafka`\n  hint: this logbridge is built \
+                 without the `kafka` feature, which `kafka` needs (cargo build --features kafka)"
+            ]
         );
         let errors = load("[sources.a]\ninterval_secs = 1\n").unwrap_err();
         assert_eq!(

@@ -18,6 +18,16 @@ pub struct Registry {
     pub sources: &'static [ComponentType<dyn SourceConfig>],
     pub transforms: &'static [ComponentType<dyn TransformConfig>],
     pub sinks: &'static [ComponentType<dyn SinkConfig>],
+    /// Types of any kind this build leaves out, with the cargo feature
+    /// that builds them in: a config naming one is told which.
+    pub left_out: &'static [LeftOut],
+}
+
+/// A component type left out of this build.
+#[derive(Debug, Clone, Copy)]
+pub struct LeftOut {
+    pub name: &'static str,
+    pub feature: &'static str,
 }
 
 /// One component type.

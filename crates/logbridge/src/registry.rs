@@ -1,18 +1,99 @@
 //! The list of component types a config may name. Adding a component means
 //! adding a line here; the config, topology and admin crates take this
 //! list as a parameter and know no component themselves. Types behind a
-//! cargo feature are listed only when it is built in, so a config naming
-//! one that is not gets "unknown type" with the types there are.
+//! cargo feature are listed only when it is built in; those left out are
+//! listed with their feature, so a config naming one is told what to build.
 
 use logbridge_component::{SinkConfig, SourceConfig, TransformConfig};
-use logbridge_config::{ComponentType, Registry};
+use logbridge_config::{ComponentType, LeftOut, Registry};
 
 /// Every component type this binary is built with.
 pub(crate) static COMPONENTS: Registry = Registry {
     sources: SOURCES,
     transforms: TRANSFORMS,
     sinks: SINKS,
+    left_out: LEFT_OUT,
 };
+
+/// The types this build leaves out, so that a config naming one is told
+/// which feature builds it in.
+static LEFT_OUT: &[LeftOut] = &[
+    #[cfg(not(feature = "kafka"))]
+    LeftOut {
+        name: "kafka",
+        feature: "kafka",
+    },
+    #[cfg(not(feature = "s3"))]
+    LeftOut {
+        name: "aws_s3",
+        feature: "s3",
+    },
+    #[cfg(not(feature = "redis"))]
+    LeftOut {
+        name: "redis_stream",
+        feature: "redis",
+    },
+    #[cfg(not(feature = "otlp-grpc"))]
+    LeftOut {
+        name: "otlp",
+        feature: "otlp-grpc",
+    },
+    #[cfg(not(feature = "otlp-grpc"))]
+    LeftOut {
+        name: "opentelemetry",
+        feature: "otlp-grpc",
+    },
+    #[cfg(not(feature = "rules"))]
+    LeftOut {
+        name: "rules",
+        feature: "rules",
+    },
+    #[cfg(not(feature = "rules"))]
+    LeftOut {
+        name: "alertmanager",
+        feature: "rules",
+    },
+    #[cfg(not(feature = "prometheus"))]
+    LeftOut {
+        name: "prometheus_scrape",
+        feature: "prometheus",
+    },
+    #[cfg(not(feature = "prometheus"))]
+    LeftOut {
+        name: "prometheus_remote_write",
+        feature: "prometheus",
+    },
+    #[cfg(not(feature = "prometheus"))]
+    LeftOut {
+        name: "prometheus_exporter",
+        feature: "prometheus",
+    },
+    #[cfg(not(feature = "loki"))]
+    LeftOut {
+        name: "loki",
+        feature: "loki",
+    },
+    #[cfg(not(feature = "traces"))]
+    LeftOut {
+        name: "jaeger",
+        feature: "traces",
+    },
+    #[cfg(not(feature = "traces"))]
+    LeftOut {
+        name: "zipkin",
+        feature: "traces",
+    },
+    #[cfg(not(feature = "http"))]
+    LeftOut {
+        name: "http",
+        feature: "http",
+    },
+    #[cfg(not(feature = "syslog"))]
+    LeftOut {
+        name: "syslog",
+        feature: "syslog",
+    },
+];
 
 static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo"),
