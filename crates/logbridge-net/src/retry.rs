@@ -37,7 +37,8 @@ pub struct RetryPolicy<'a> {
     pub retrying: &'a str,
     /// The log line of a refusal for good.
     pub refused: &'a str,
-    /// The log line when the retries are spent.
+    /// The log line when the retries are spent (unused without
+    /// `max_retries`).
     pub gave_up: &'a str,
     /// Events in the data, logged with a refusal.
     pub events: usize,
