@@ -55,18 +55,26 @@ impl Output {
         if batch.is_empty() {
             return Ok(());
         }
-        self.metrics.add_sent(batch.len(), batch.byte_size());
+        let (count, bytes) = (batch.len(), batch.byte_size());
         let Some((last, rest)) = self.senders.split_last() else {
             // Nothing consumes this output: the events are dropped on purpose
             // (an unconnected `dropped` output, for example).
+            self.metrics.add_sent(count, bytes);
             return Ok(());
         };
+        // Counted once handed on, so a send given up while waiting for
+        // room (a receiver's `max_wait_secs`) is not counted as sent.
         let mut delivered = false;
         for sender in rest {
             delivered |= deliver(sender, batch.clone()).await;
         }
         delivered |= deliver(last, batch).await;
-        if delivered { Ok(()) } else { Err(OutputClosed) }
+        if delivered {
+            self.metrics.add_sent(count, bytes);
+            Ok(())
+        } else {
+            Err(OutputClosed)
+        }
     }
 }
 

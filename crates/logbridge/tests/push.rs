@@ -11,6 +11,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use support::{Env, free_port, read_lines, wait_for};
 
@@ -273,4 +274,146 @@ encoding.codec = "json"
     let bad = json_lines(&env.path("bad"));
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0]["message"], "not json");
+}
+
+/// What one request to the `http` source got back: status and headers.
+fn post_with(port: u16, authorization: Option<&str>, body: &'static [u8]) -> (u16, HeaderMap) {
+    let rt = support::runtime();
+    rt.block_on(async {
+        let mut r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/logs"))
+            .header("content-type", "application/x-ndjson");
+        if let Some(a) = authorization {
+            r = r.header("authorization", a);
+        }
+        let response = r.body(body).send().await.unwrap();
+        (response.status().as_u16(), response.headers().clone())
+    })
+}
+
+/// A 401 says how to authenticate (`WWW-Authenticate`), and the scheme of
+/// `Authorization` is matched case-insensitively, as HTTP defines it,
+/// while the token itself must match exactly.
+#[test]
+fn regression_401_has_www_authenticate_and_the_auth_scheme_is_case_insensitive() {
+    let env = Env::new();
+    let port = free_port();
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.in]
+type = "http"
+address = "127.0.0.1:{port}"
+path = "/logs"
+auth.strategy = "bearer"
+auth.token = "s3cret"
+[sinks.out]
+type = "file"
+inputs = ["in"]
+path = "{{dir}}/out/logs.json"
+encoding.codec = "json"
+"#
+        ),
+    );
+    let _p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_port(port);
+    let body = b"{\"message\":\"a\"}\n";
+    for refused in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic czNjcmV0"),
+        Some("Bearer"),
+    ] {
+        let (status, headers) = post_with(port, refused, body);
+        assert_eq!(status, 401, "{refused:?}");
+        assert_eq!(
+            headers.get("www-authenticate").map(|v| v.to_str().unwrap()),
+            Some("Bearer realm=\"logbridge\""),
+            "{refused:?}"
+        );
+    }
+    for taken in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret"] {
+        let (status, headers) = post_with(port, Some(taken), body);
+        assert_eq!(status, 200, "{taken}");
+        assert!(headers.get("www-authenticate").is_none());
+    }
+    let out = env.path("out");
+    assert!(wait_for(Duration::from_secs(10), || read_lines(&out).len() == 3));
+}
+
+/// A request whose events the pipeline does not take within
+/// `receive.max_wait_secs` is answered 503 with `Retry-After` (as the
+/// README says), and is counted neither as received nor as sent by the
+/// source: its client sends it again, and counting it twice would make
+/// the counters disagree with what was delivered.
+#[test]
+fn regression_max_wait_gives_503_and_refused_requests_are_not_counted() {
+    let env = Env::new();
+    let (port, admin, dead) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[admin]
+address = "127.0.0.1:{admin}"
+[sources.in]
+type = "http"
+address = "127.0.0.1:{port}"
+path = "/logs"
+receive.max_wait_secs = 0.5
+receive.ack_timeout_secs = 3
+[sinks.out]
+type = "otlp"
+inputs = ["in"]
+protocol = "http"
+endpoint = "http://127.0.0.1:{dead}"
+buffer.max_events = 1
+"#
+        ),
+    );
+    let _p = Proc(env.spawn(&config, &[]));
+    wait_port(port);
+    wait_port(admin);
+    let body = b"{\"message\":\"a\"}\n";
+    // The sink holds the first event (retrying a dead endpoint), its queue
+    // the second; the third finds no room.
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let waiter = std::thread::spawn(move || post_with(port, None, body).0);
+            std::thread::sleep(Duration::from_millis(400));
+            waiter
+        })
+        .collect();
+    let (status, headers) = post_with(port, None, body);
+    assert_eq!(
+        status, 503,
+        "the pipeline took no more within max_wait_secs"
+    );
+    assert_eq!(
+        headers.get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    for waiter in waiting {
+        // Handed on but never delivered: 503 once the acknowledgement
+        // times out.
+        assert_eq!(waiter.join().unwrap(), 503);
+    }
+    let metrics = support::http_get(admin, "/debug/metrics").unwrap().1;
+    let value = |name: &str| -> String {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains("component_id=\"in\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or("none")
+            .to_owned()
+    };
+    assert_eq!(
+        value("logbridge_component_received_events_total"),
+        "2",
+        "{metrics}"
+    );
+    assert_eq!(value("logbridge_component_sent_events_total"), "2");
 }

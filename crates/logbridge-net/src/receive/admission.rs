@@ -16,10 +16,13 @@ use super::ReceiveConfig;
 /// Why a request's data was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// Too many requests at once, or the pipeline is not taking data:
-    /// the client should retry later.
+    /// Too many requests at once: the client should retry later.
     #[error("too busy, retry later")]
     Overloaded,
+    /// The pipeline did not take the data within `max_wait_secs`: the
+    /// client should retry later.
+    #[error("the pipeline is not taking data, retry later")]
+    Backpressure,
     /// A sink failed to deliver the data (or did not answer in time).
     #[error("delivery failed, retry later")]
     Failed,
@@ -96,19 +99,21 @@ impl Receiver {
             });
             batch = batch.with_finalizers(Finalizers::new(notifier));
         }
-        self.metrics.add_received(batch.len(), batch.byte_size());
+        let (count, bytes) = (batch.len(), batch.byte_size());
         let send = async {
             match output {
                 None => self.out.send(batch).await,
                 Some(name) => self.out.send_named(name, batch).await,
             }
         };
+        // Counted once handed on: a request refused here is retried by
+        // its client and would be counted twice.
         match tokio::time::timeout(self.max_wait, send).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => self.metrics.add_received(count, bytes),
             Ok(Err(_)) => return Err(Refusal::Closed),
             Err(_) => {
                 self.metrics.add_error();
-                return Err(Refusal::Overloaded);
+                return Err(Refusal::Backpressure);
             }
         }
         if !self.acknowledgements {

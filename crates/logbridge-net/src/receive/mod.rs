@@ -17,9 +17,11 @@
 //! Answering only after the sinks (or a disk buffer) hold the data is what
 //! makes a push receiver lose nothing: a client that got no success
 //! retries. A receiver never queues without bound: past
-//! `max_concurrent_requests`, or when the pipeline does not take a batch
-//! within `max_wait_secs`, it answers with the protocol's own "retry
-//! later" ([`Refusal::Overloaded`]).
+//! `max_concurrent_requests` it answers "too many requests"
+//! ([`Refusal::Overloaded`]: HTTP 429, gRPC `RESOURCE_EXHAUSTED`), and when
+//! the pipeline does not take a batch within `max_wait_secs` "unavailable"
+//! ([`Refusal::Backpressure`]: HTTP 503, gRPC `UNAVAILABLE`), both with the
+//! protocol's own "retry later".
 
 mod admission;
 mod config;
@@ -81,7 +83,7 @@ impl PushContext {
             && !authorized(headers, expected)
         {
             receiver.metrics().add_error();
-            return Err(HttpError::unauthorized());
+            return Err(HttpError::unauthorized(expected));
         }
         let _admission = receiver.admit()?;
         let body = read_body(headers, body, &self.limits)

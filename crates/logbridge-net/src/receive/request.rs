@@ -59,14 +59,44 @@ impl AuthConfig {
     }
 }
 
-/// Checks `Authorization` against the expected value in time independent
-/// of where they differ, so the token cannot be guessed byte by byte.
+/// Checks `Authorization` against the expected value (`Scheme
+/// credentials`): the scheme case-insensitively, as RFC 9110 reads it, and
+/// the credentials in time independent of where they differ, so a token
+/// cannot be guessed byte by byte.
 pub fn authorized(headers: &HeaderMap, expected: &str) -> bool {
     let Some(got) = headers.get(header::AUTHORIZATION) else {
         return false;
     };
-    let (a, b) = (got.as_bytes(), expected.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let (Some((scheme, credentials)), Some((want_scheme, want))) = (
+        split_scheme(got.as_bytes()),
+        split_scheme(expected.as_bytes()),
+    ) else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case(want_scheme)
+        && credentials.len() == want.len()
+        && credentials
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `Scheme credentials` split at the first space (more spaces may follow).
+fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let credentials = value[space..].trim_ascii_start();
+    Some((&value[..space], credentials))
+}
+
+/// The challenge a 401 carries (`WWW-Authenticate`), for the scheme of the
+/// expected `Authorization` value.
+fn challenge(expected: &str) -> &'static str {
+    if expected.starts_with("Basic") {
+        "Basic realm=\"logbridge\", charset=\"UTF-8\""
+    } else {
+        "Bearer realm=\"logbridge\""
+    }
 }
 
 /// A request that cannot be taken, as a status and a message.
@@ -75,6 +105,8 @@ pub struct HttpError {
     pub status: StatusCode,
     pub message: String,
     pub retry_after: bool,
+    /// `WWW-Authenticate`, on a 401.
+    pub challenge: Option<&'static str>,
 }
 
 impl HttpError {
@@ -83,6 +115,7 @@ impl HttpError {
             status,
             message: message.into(),
             retry_after: false,
+            challenge: None,
         }
     }
 
@@ -90,8 +123,13 @@ impl HttpError {
         HttpError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    pub fn unauthorized() -> HttpError {
-        HttpError::new(StatusCode::UNAUTHORIZED, "missing or wrong credentials")
+    /// 401 with the challenge for the credentials `expected` (the whole
+    /// `Authorization` value a client must send).
+    pub fn unauthorized(expected: &str) -> HttpError {
+        HttpError {
+            challenge: Some(challenge(expected)),
+            ..HttpError::new(StatusCode::UNAUTHORIZED, "missing or wrong credentials")
+        }
     }
 }
 
@@ -99,13 +137,16 @@ impl From<Refusal> for HttpError {
     fn from(r: Refusal) -> HttpError {
         let (status, retry_after) = match r {
             Refusal::Overloaded => (StatusCode::TOO_MANY_REQUESTS, true),
-            Refusal::Failed | Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, true),
+            Refusal::Backpressure | Refusal::Failed | Refusal::Closed => {
+                (StatusCode::SERVICE_UNAVAILABLE, true)
+            }
             Refusal::Rejected => (StatusCode::BAD_REQUEST, false),
         };
         HttpError {
             status,
             message: r.to_string(),
             retry_after,
+            challenge: None,
         }
     }
 }
@@ -117,6 +158,12 @@ impl IntoResponse for HttpError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -217,6 +264,36 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         Bytes::from(e.finish().unwrap())
+    }
+
+    #[test]
+    fn the_auth_scheme_is_case_insensitive_and_the_credentials_exact() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        let expected = "Bearer t0k";
+        for ok in ["Bearer t0k", "bearer t0k", "BEARER   t0k"] {
+            assert!(authorized(&with(ok), expected), "{ok}");
+        }
+        for wrong in [
+            "Bearer t0K",
+            "Bearer t0k ",
+            "Basic t0k",
+            "Bearert0k",
+            "t0k",
+            "Bearer",
+        ] {
+            assert!(!authorized(&with(wrong), expected), "{wrong}");
+        }
+        assert!(!authorized(&HeaderMap::new(), expected));
+        let response = HttpError::unauthorized("Basic dTpw").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"logbridge\", charset=\"UTF-8\""
+        );
     }
 
     #[test]

@@ -188,7 +188,7 @@ async fn scrape(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     if let Some(expected) = &shared.auth
         && !authorized(&headers, expected)
     {
-        return HttpError::unauthorized().into_response();
+        return HttpError::unauthorized(expected).into_response();
     }
     let format = negotiate(
         headers

@@ -182,7 +182,7 @@ async fn handle(
     if let Some(expected) = &shared.push.auth
         && !authorized(headers, expected)
     {
-        return Err(HttpError::unauthorized());
+        return Err(HttpError::unauthorized(expected));
     }
     let _admission = shared.push.receiver.admit()?;
     let body = read_body(headers, body, &shared.push.limits).await?;

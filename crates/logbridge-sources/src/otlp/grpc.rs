@@ -102,7 +102,9 @@ fn to_status(r: Refusal) -> Status {
             let details = retry_details(tonic::Code::ResourceExhausted as i32, &message, delay);
             Status::with_details(tonic::Code::ResourceExhausted, message, details)
         }
-        Refusal::Failed | Refusal::Closed => Status::unavailable(r.to_string()),
+        Refusal::Backpressure | Refusal::Failed | Refusal::Closed => {
+            Status::unavailable(r.to_string())
+        }
         Refusal::Rejected => Status::invalid_argument(r.to_string()),
     }
 }
