@@ -28,6 +28,10 @@ pub enum RunError {
         "shutdown did not finish within {0} seconds; unacknowledged data will be read again on restart"
     )]
     ShutdownTimeout(u64),
+    /// Components failed while the pipeline ran (it stopped when its
+    /// sources were all done, or was stopped); the process exits non-zero.
+    #[error("components failed: {}", .0.join(", "))]
+    Failed(Vec<String>),
 }
 
 /// A built pipeline, ready to run.
@@ -252,6 +256,7 @@ impl Topology {
     /// `stop` fires; then drains within the shutdown timeout.
     pub async fn run(mut self, stop: ShutdownSignal) -> Result<(), RunError> {
         let mut sources_left = self.source_ids.len();
+        let mut failed = Vec::new();
         let mut stopping = false;
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
@@ -287,6 +292,7 @@ impl Topology {
                 Err(message) => {
                     error!(message = "Component failed.", component_id = %id, error = %message);
                     self.health.set(&id, ComponentState::Failed(message));
+                    failed.push(id.clone());
                 }
             }
             if self.source_ids.contains(&id) {
@@ -305,7 +311,11 @@ impl Topology {
                 self.sink_shutdown.trigger();
             }
         }
-        Ok(())
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::Failed(failed))
+        }
     }
 }
 

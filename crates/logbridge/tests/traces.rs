@@ -285,3 +285,41 @@ fn py_zipkin_spans_arrive_whole() {
     }
     println!("py_zipkin: {} spans arrived whole", sent.len());
 }
+
+/// A `jaeger` source whose HTTP listener cannot bind (its address is
+/// taken) fails at once, instead of running on with its UDP listeners and
+/// reporting the error only at shutdown; with no source left the process
+/// exits 1, naming the component and the cause.
+#[test]
+fn regression_jaeger_http_bind_failure_fails_the_source() {
+    let env = Env::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = taken.local_addr().unwrap().port();
+    let udp = free_port();
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.jaeger]
+type = "jaeger"
+thrift_compact_udp.address = "127.0.0.1:{udp}"
+thrift_http.address = "127.0.0.1:{http}"
+[sinks.out]
+type = "blackhole"
+inputs = ["jaeger"]
+"#
+        ),
+    );
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    let status = support::wait_exit(&mut child, Duration::from_secs(10))
+        .expect("a source that cannot listen ends the pipeline");
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("component_id=jaeger") && stderr.contains("Address already in use"),
+        "{stderr}"
+    );
+    drop(taken);
+}

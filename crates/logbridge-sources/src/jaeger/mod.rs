@@ -196,9 +196,9 @@ impl Source for JaegerSource {
             });
             tasks.push(Box::pin(serving));
         }
-        for result in futures::future::join_all(tasks).await {
-            result?;
-        }
+        // The first listener to fail (an address in use) fails the source at
+        // once, so that it shows as failed instead of running on without it.
+        futures::future::try_join_all(tasks).await?;
         Ok(())
     }
 }
