@@ -31,6 +31,8 @@ pub mod otlp;
 pub mod prometheus_remote_write;
 #[cfg(feature = "prometheus")]
 pub mod prometheus_scrape;
+#[cfg(feature = "traces")]
+mod span_push;
 pub mod stdin;
 #[cfg(feature = "syslog")]
 pub mod syslog;

@@ -13,22 +13,23 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use logbridge_component::telemetry::RateLimit;
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, OutputDef, ShutdownSignal, Source, SourceConfig,
     SourceContext,
 };
-use logbridge_event::{DataKind, Event, EventBatch, Span};
+use logbridge_event::{DataKind, EventBatch};
 use logbridge_trace_formats::jaeger;
 use serde::Deserialize;
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use logbridge_net::receive::{AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig};
+use crate::span_push::{DecodeSpans, push_spans, span_events};
+use logbridge_net::receive::{AuthConfig, PushContext, PushListener, ReceiveConfig};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Jaeger spans over UDP (Thrift compact or binary) and HTTP
@@ -159,13 +160,11 @@ struct JaegerSource {
     http: PushListener,
 }
 
-type Decode = fn(&Bytes) -> Result<Vec<Span>, logbridge_trace_formats::Error>;
-
 #[async_trait::async_trait]
 impl Source for JaegerSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
         let mut tasks: Vec<futures::future::BoxFuture<'_, Result<(), ComponentError>>> = Vec::new();
-        let udp: [(&UdpListenerConfig, Decode, &str); 2] = [
+        let udp: [(&UdpListenerConfig, DecodeSpans, &str); 2] = [
             (
                 &self.config.thrift_compact_udp,
                 jaeger::decode_emit_batch_compact_bytes,
@@ -205,7 +204,7 @@ impl Source for JaegerSource {
 
 async fn udp_loop(
     listener: &UdpListenerConfig,
-    decode: Decode,
+    decode: DecodeSpans,
     protocol: &str,
     cx: &SourceContext,
     shutdown: &ShutdownSignal,
@@ -223,10 +222,7 @@ async fn udp_loop(
         match decode(&datagram) {
             Ok(spans) if spans.is_empty() => {}
             Ok(spans) => {
-                let events: Vec<Event> = spans
-                    .into_iter()
-                    .map(|s| Event::Span(Box::new(s)))
-                    .collect();
+                let events = span_events(spans);
                 let batch = EventBatch::with_size(events, n);
                 cx.metrics.add_received(batch.len(), batch.byte_size());
                 if cx.out.send(batch).await.is_err() {
@@ -245,20 +241,5 @@ async fn udp_loop(
 }
 
 async fn traces(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    let result = push
-        .push(&headers, body, None, |body| {
-            jaeger::decode_batch_binary_bytes(&body)
-                .map(|spans| {
-                    spans
-                        .into_iter()
-                        .map(|s| Event::Span(Box::new(s)))
-                        .collect()
-                })
-                .map_err(|e| HttpError::bad_request(e.to_string()))
-        })
-        .await;
-    match result {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => e.into_response(),
-    }
+    push_spans(&push, &headers, body, jaeger::decode_batch_binary_bytes).await
 }

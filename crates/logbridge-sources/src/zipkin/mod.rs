@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
-use logbridge_event::{DataKind, Event};
+use logbridge_event::DataKind;
 use serde::Deserialize;
 
+use crate::span_push::push_spans;
 use logbridge_net::receive::{
     AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
 };
@@ -76,20 +77,6 @@ async fn spans(State(push): State<PushContext>, headers: HeaderMap, body: Body) 
         )
         .into_response();
     }
-    let result = push
-        .push(&headers, body, None, |body| {
-            logbridge_trace_formats::zipkin::decode_spans_json_bytes(&body)
-                .map(|spans| {
-                    spans
-                        .into_iter()
-                        .map(|s| Event::Span(Box::new(s)))
-                        .collect()
-                })
-                .map_err(|e| HttpError::bad_request(e.to_string()))
-        })
-        .await;
-    match result {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => e.into_response(),
-    }
+    let decode = logbridge_trace_formats::zipkin::decode_spans_json_bytes;
+    push_spans(&push, &headers, body, decode).await
 }
