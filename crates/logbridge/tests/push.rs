@@ -155,6 +155,17 @@ encoding.codec = "json"
 }
 
 fn post(port: u16, content_type: &str, body: &[u8], gzip: bool, auth: Option<&str>) -> u16 {
+    send(port, content_type, body, gzip, auth).0
+}
+
+/// One request to the `http` source's `/logs`: status and headers.
+fn send(
+    port: u16,
+    content_type: &str,
+    body: &[u8],
+    gzip: bool,
+    auth: Option<&str>,
+) -> (u16, HeaderMap) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -174,7 +185,8 @@ fn post(port: u16, content_type: &str, body: &[u8], gzip: bool, auth: Option<&st
         } else {
             body.to_vec()
         };
-        r.body(body).send().await.unwrap().status().as_u16()
+        let response = r.body(body).send().await.unwrap();
+        (response.status().as_u16(), response.headers().clone())
     })
 }
 
@@ -276,19 +288,9 @@ encoding.codec = "json"
     assert_eq!(bad[0]["message"], "not json");
 }
 
-/// What one request to the `http` source got back: status and headers.
-fn post_with(port: u16, authorization: Option<&str>, body: &'static [u8]) -> (u16, HeaderMap) {
-    let rt = support::runtime();
-    rt.block_on(async {
-        let mut r = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{port}/logs"))
-            .header("content-type", "application/x-ndjson");
-        if let Some(a) = authorization {
-            r = r.header("authorization", a);
-        }
-        let response = r.body(body).send().await.unwrap();
-        (response.status().as_u16(), response.headers().clone())
-    })
+/// An NDJSON request to the `http` source: status and headers.
+fn post_with(port: u16, authorization: Option<&str>, body: &[u8]) -> (u16, HeaderMap) {
+    send(port, "application/x-ndjson", body, false, authorization)
 }
 
 /// A 401 says how to authenticate (`WWW-Authenticate`), and the scheme of
