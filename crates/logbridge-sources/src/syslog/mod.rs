@@ -12,15 +12,22 @@
 //! Syslog has no acknowledgements, so this source cannot make a sender
 //! retry: over TCP a slow pipeline slows the sender down (the socket is
 //! not read); over UDP datagrams the kernel cannot queue are lost, as with
-//! any UDP receiver.
+//! any UDP receiver. Those losses are counted
+//! (`logbridge_syslog_kernel_dropped_datagrams_total`, from the kernel's
+//! own counter, and as discarded events) and logged; `receive_buffer_bytes`
+//! makes them rarer.
+
+mod udp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use logbridge_codec::{Parser, ParserConfig, SyslogFrame, SyslogFramer};
 use logbridge_component::dropped::{log_outputs_with_dropped, mark_dropped};
 use logbridge_component::telemetry::ComponentMetrics;
+use logbridge_component::telemetry::GaugeDef;
 use logbridge_component::telemetry::RateLimit;
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, DROPPED_OUTPUT, OutputDef, ShutdownSignal, Source,
@@ -43,10 +50,16 @@ pub struct SyslogSourceConfig {
     pub mode: SyslogMode,
     /// Listen here, such as `127.0.0.1:5514`.
     pub address: SocketAddr,
-    /// Longest message accepted; longer ones go to `dropped` (TCP) or are
-    /// cut (UDP datagrams larger than this are truncated by the socket).
+    /// Longest message accepted; longer ones go to `dropped` (over UDP
+    /// with the first `max_length` bytes of the datagram).
     #[serde(default = "default_max_length")]
     pub max_length: usize,
+    /// For `udp`: the socket's receive buffer (`SO_RCVBUF`), which holds
+    /// datagrams during bursts; the kernel drops what does not fit, and
+    /// caps the size at `net.core.rmem_max`. The system default when
+    /// absent.
+    #[serde(default)]
+    pub receive_buffer_bytes: Option<usize>,
     /// TLS for `tcp` (RFC 5425); plain text when absent.
     #[serde(default)]
     pub tls: Option<TlsServerConfig>,
@@ -81,6 +94,18 @@ impl SourceConfig for SyslogSourceConfig {
             return Err(BuildError::new(
                 "max_connections",
                 "max_connections must be above 0",
+            ));
+        }
+        if self.receive_buffer_bytes.is_some() && self.mode != SyslogMode::Udp {
+            return Err(BuildError::new(
+                "receive_buffer_bytes",
+                "receive_buffer_bytes applies to mode = \"udp\"",
+            ));
+        }
+        if self.receive_buffer_bytes == Some(0) {
+            return Err(BuildError::new(
+                "receive_buffer_bytes",
+                "receive_buffer_bytes must be above 0",
             ));
         }
         let tls = match (&self.tls, self.mode) {
@@ -129,31 +154,98 @@ impl Source for SyslogSource {
     }
 }
 
+static KERNEL_DROPS: GaugeDef = GaugeDef {
+    name: "logbridge_syslog_kernel_dropped_datagrams_total",
+    help: "UDP datagrams the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL).",
+    counter: true,
+};
+
 async fn udp(
     config: &SyslogSourceConfig,
     decoder: Arc<Decoder>,
     shutdown: &ShutdownSignal,
 ) -> Result<(), ComponentError> {
-    let socket = UdpSocket::bind(config.address).await?;
+    let socket = udp::bind(config.address, config.receive_buffer_bytes).await?;
     info!(message = "Listening for syslog over UDP.", address = %socket.local_addr()?);
-    let mut buf = vec![0u8; config.max_length];
+    let drops = KernelDrops::start(&socket, &decoder);
+    // The counter is polled also while the source waits on a full
+    // pipeline, which is when drops happen.
+    let watching = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Some(drops) = &drops {
+                drops.poll(&socket, &decoder);
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = receive_datagrams(&socket, config.max_length, &decoder, shutdown) => r,
+        never = watching => never,
+    };
+    if let Some(drops) = &drops {
+        drops.poll(&socket, &decoder);
+    }
+    result
+}
+
+async fn receive_datagrams(
+    socket: &UdpSocket,
+    max: usize,
+    decoder: &Decoder,
+    shutdown: &ShutdownSignal,
+) -> Result<(), ComponentError> {
+    // One byte more than accepted, to tell a datagram of exactly `max`
+    // bytes from a longer one the socket cut.
+    let mut buf = vec![0u8; max + 1];
     loop {
         let (n, peer) = tokio::select! {
             r = socket.recv_from(&mut buf) => r?,
             _ = shutdown.wait() => return Ok(()),
         };
         let mut batch = decoder.start();
-        decoder.push(&mut batch, Bytes::copy_from_slice(&buf[..n]), peer);
+        decoder.push_datagram(&mut batch, &buf[..n], peer, max);
         // Take whatever else is already queued, without waiting, so a
         // burst becomes one batch.
         while batch.len() < BATCH {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => decoder.push(&mut batch, Bytes::copy_from_slice(&buf[..n]), peer),
+                Ok((n, peer)) => decoder.push_datagram(&mut batch, &buf[..n], peer, max),
                 Err(_) => break,
             }
         }
         if !decoder.send(batch).await {
             return Ok(());
+        }
+    }
+}
+
+/// The kernel's drop counter of the socket: where it stood when the
+/// source started, and as last counted.
+struct KernelDrops {
+    start: u64,
+    seen: AtomicU64,
+}
+
+impl KernelDrops {
+    fn start(socket: &UdpSocket, decoder: &Decoder) -> Option<KernelDrops> {
+        let Some(start) = udp::kernel_drops(socket) else {
+            warn!(
+                message = "The kernel does not report UDP drops here; datagrams it drops are not counted."
+            );
+            return None;
+        };
+        decoder.metrics.set_gauge(&KERNEL_DROPS, &[], 0);
+        Some(KernelDrops {
+            start,
+            seen: start.into(),
+        })
+    }
+
+    fn poll(&self, socket: &UdpSocket, decoder: &Decoder) {
+        let seen = self.seen.load(Ordering::Relaxed);
+        if let Some(now) = udp::kernel_drops(socket).filter(|&now| now > seen) {
+            self.seen.store(now, Ordering::Relaxed);
+            decoder.kernel_dropped(now - seen, now - self.start);
         }
     }
 }
@@ -309,6 +401,33 @@ impl Decoder {
                 let reason = error.to_string();
                 self.reject(batch, message, peer, "parse_failed", &reason);
             }
+        }
+    }
+
+    /// One datagram; one longer than `max` (the socket read one byte
+    /// more) goes to `dropped` with its first `max` bytes.
+    fn push_datagram(&self, batch: &mut Pending, datagram: &[u8], peer: SocketAddr, max: usize) {
+        if datagram.len() > max {
+            let kept = Bytes::copy_from_slice(&datagram[..max]);
+            let detail = format!("datagram over max_length ({max} bytes)");
+            self.reject(batch, kept, peer, "overlong", &detail);
+        } else {
+            self.push(batch, Bytes::copy_from_slice(datagram), peer);
+        }
+    }
+
+    /// Counts datagrams the kernel dropped: they are lost events.
+    fn kernel_dropped(&self, new: u64, total: u64) {
+        self.metrics
+            .set_gauge(&KERNEL_DROPS, &[], i64::try_from(total).unwrap_or(i64::MAX));
+        self.metrics
+            .add_discarded(usize::try_from(new).unwrap_or(usize::MAX), false);
+        if self.log_limit.allow() {
+            warn!(
+                message = "The kernel dropped syslog datagrams: the UDP receive buffer was full. Raise receive_buffer_bytes, or send over TCP.",
+                dropped = new,
+                total,
+            );
         }
     }
 
