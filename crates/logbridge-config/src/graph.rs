@@ -161,6 +161,37 @@ pub(crate) fn check(config: &mut Config, broken: &HashSet<String>, errors: &mut 
     }
 }
 
+/// A transform or sink that is invalid (its options, say), so it is not in
+/// the config; its inputs are checked all the same, so that every problem
+/// shows at once.
+pub(crate) struct BrokenConsumer {
+    pub id: String,
+    pub inputs: Vec<String>,
+    pub origin: Origin,
+    /// `transform` or `sink`, for messages.
+    pub what: &'static str,
+}
+
+/// Reports inputs of invalid components that do not exist (the kinds they
+/// take are unknown, so kinds are not checked).
+pub(crate) fn check_broken_inputs(
+    config: &Config,
+    broken: &HashSet<String>,
+    consumers: &[BrokenConsumer],
+    errors: &mut Vec<ConfigError>,
+) {
+    for c in consumers {
+        let consumer = Consumer {
+            id: &c.id,
+            inputs: &c.inputs,
+            origin: &c.origin,
+            accepts: DataKind::ALL,
+            what: c.what,
+        };
+        input_kinds(config, broken, &consumer, errors);
+    }
+}
+
 /// A transform or sink, as its inputs are checked.
 struct Consumer<'a> {
     id: &'a str,

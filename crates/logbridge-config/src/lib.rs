@@ -15,6 +15,7 @@ mod interpolate;
 mod load;
 mod model;
 mod positions;
+mod redact;
 pub mod registry;
 mod suggest;
 

@@ -15,6 +15,7 @@ use crate::model::{
     AdminConfig, BufferConfig, BufferType, Config, Origin, SinkSpec, SourceSpec, TransformSpec,
 };
 use crate::positions::Positions;
+use crate::redact;
 use crate::registry::{self, ParseError, Registry};
 use crate::suggest;
 
@@ -71,6 +72,8 @@ fn load_docs(
         errors: Vec::new(),
         globals_from: IndexMap::new(),
         broken: std::collections::HashSet::new(),
+        broken_consumers: Vec::new(),
+        secrets: Vec::new(),
     };
     for (path, text) in docs {
         cx.load_doc(path, text, env);
@@ -85,6 +88,13 @@ fn load_docs(
     // The graph is checked even when some components are invalid, so that
     // every problem shows at once; inputs naming those are not reported again.
     graph::check(&mut cx.config, &cx.broken, &mut cx.errors);
+    graph::check_broken_inputs(&cx.config, &cx.broken, &cx.broken_consumers, &mut cx.errors);
+    // Messages may quote values (a URL, say): never a credential in one.
+    let mask = |text: &str| redact::mask_quoted(&redact::mask_url_credentials(text), &cx.secrets);
+    for e in &mut cx.errors {
+        e.message = mask(&e.message);
+        e.hint = e.hint.as_deref().map(mask);
+    }
     if cx.errors.is_empty() {
         Ok(cx.config)
     } else {
@@ -100,6 +110,11 @@ struct Loader<'r> {
     globals_from: IndexMap<&'static str, (PathBuf, Json)>,
     /// Components declared but invalid.
     broken: std::collections::HashSet<String>,
+    /// Transforms and sinks declared but invalid, whose inputs are
+    /// checked all the same.
+    broken_consumers: Vec<graph::BrokenConsumer>,
+    /// Values of secret options, never to be quoted in a message.
+    secrets: Vec<String>,
 }
 
 struct Doc<'a> {
@@ -289,6 +304,7 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            self.secrets.extend(redact::secret_values(&body));
             // Until it parses, the component counts as broken.
             self.broken.insert(id.clone());
             let Json::Object(mut options) = body else {
@@ -311,11 +327,13 @@ impl Loader<'_> {
                     .push(doc.err(&[section, &id, "type"], "`type` must be a string"));
                 continue;
             };
+            // Problems with `inputs` or `buffer` do not stop the options
+            // from being checked: every problem shows at once.
+            let errors_before = self.errors.len();
             let inputs = if kind == ComponentKind::Source {
-                if options.contains_key("inputs") {
+                if options.remove("inputs").is_some() {
                     self.errors
                         .push(doc.err(&[section, &id, "inputs"], "sources take no `inputs`"));
-                    continue;
                 }
                 Vec::new()
             } else {
@@ -329,13 +347,13 @@ impl Loader<'_> {
                             &[section, &id, "inputs"],
                             "`inputs` must be a list of component names",
                         ));
-                        continue;
+                        Vec::new()
                     }
                     None => {
                         self.errors.push(doc.err(&at, format!("{} `{id}` has no `inputs`", kind.as_str())).hint(
                             "add inputs = [\"NAME\"] naming the sources or transforms it reads from",
                         ));
-                        continue;
+                        Vec::new()
                     }
                 }
             };
@@ -345,18 +363,14 @@ impl Loader<'_> {
                         doc.err(&[section, &id, "buffer"], "only sinks take a `buffer`")
                             .hint("move `buffer` to the sink that reads from this component"),
                     );
-                    continue;
+                    BufferConfig::default()
                 }
-                Some(value) => match parse_buffer(doc, section, &id, value) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.errors.push(e);
-                        continue;
-                    }
-                },
+                Some(value) => parse_buffer(doc, section, &id, value).unwrap_or_else(|e| {
+                    self.errors.push(e);
+                    BufferConfig::default()
+                }),
                 None => BufferConfig::default(),
             };
-            self.broken.remove(&id);
             let declared = Declared {
                 doc,
                 section,
@@ -364,7 +378,14 @@ impl Loader<'_> {
                 type_name: &type_name,
                 kind,
             };
-            self.component(&declared, Json::Object(options), inputs, buffer);
+            let valid_so_far = self.errors.len() == errors_before;
+            self.component(
+                &declared,
+                Json::Object(options),
+                inputs,
+                buffer,
+                valid_so_far,
+            );
         }
     }
 
@@ -382,50 +403,49 @@ impl Loader<'_> {
         })
     }
 
+    /// Checks one component and adds it to the config when it is valid
+    /// (`valid_so_far`: its `inputs` and `buffer` were). An invalid one
+    /// is remembered as broken, with its inputs, which are checked too.
     fn component(
         &mut self,
         declared: &Declared<'_>,
         options: Json,
         inputs: Vec<String>,
         buffer: BufferConfig,
+        valid_so_far: bool,
     ) {
         let errors_before = self.errors.len();
-        self.component_inner(declared, options, inputs, buffer);
-        if self.errors.len() > errors_before {
-            self.broken.insert(declared.id.to_owned());
-        }
-    }
-
-    fn component_inner(
-        &mut self,
-        declared: &Declared<'_>,
-        options: Json,
-        inputs: Vec<String>,
-        buffer: BufferConfig,
-    ) {
-        let Declared { id, type_name, .. } = *declared;
+        let Declared {
+            id,
+            type_name,
+            kind,
+            ..
+        } = *declared;
         let origin = declared.doc.origin(&[declared.section, id]);
-        match declared.kind {
+        let valid = |errors: &Vec<ConfigError>| valid_so_far && errors.len() == errors_before;
+        match kind {
             ComponentKind::Source => {
                 let parsed =
                     self.parse_component(declared, options, self.registry.sources, |c, cx| {
                         c.build(cx).map(drop)
                     });
-                if let Some(config) = parsed {
+                if let Some(config) = parsed.filter(|_| valid(&self.errors)) {
                     let spec = SourceSpec {
                         type_name: type_name.to_owned(),
                         config,
                         origin,
                     };
                     self.config.sources.insert(id.to_owned(), spec);
+                    self.broken.remove(id);
                 }
+                return;
             }
             ComponentKind::Transform => {
                 let parsed =
                     self.parse_component(declared, options, self.registry.transforms, |c, cx| {
                         c.build(cx).map(drop)
                     });
-                if let Some(config) = parsed {
+                if let Some(config) = parsed.filter(|_| valid(&self.errors)) {
                     let spec = TransformSpec {
                         type_name: type_name.to_owned(),
                         config,
@@ -434,6 +454,8 @@ impl Loader<'_> {
                         input_kinds: DataKind::NONE,
                     };
                     self.config.transforms.insert(id.to_owned(), spec);
+                    self.broken.remove(id);
+                    return;
                 }
             }
             ComponentKind::Sink => {
@@ -441,7 +463,7 @@ impl Loader<'_> {
                     self.parse_component(declared, options, self.registry.sinks, |c, cx| {
                         c.build(cx).map(drop)
                     });
-                if let Some(config) = parsed {
+                if let Some(config) = parsed.filter(|_| valid(&self.errors)) {
                     let spec = SinkSpec {
                         type_name: type_name.to_owned(),
                         config,
@@ -450,9 +472,17 @@ impl Loader<'_> {
                         buffer,
                     };
                     self.config.sinks.insert(id.to_owned(), spec);
+                    self.broken.remove(id);
+                    return;
                 }
             }
         }
+        self.broken_consumers.push(graph::BrokenConsumer {
+            id: id.to_owned(),
+            inputs,
+            origin,
+            what: kind.as_str(),
+        });
     }
 
     /// Looks the type up, parses the options and builds the component once
@@ -490,22 +520,65 @@ impl Loader<'_> {
             );
             return None;
         };
-        let config = match (t.parse)(options) {
-            Ok(config) => config,
-            Err(e) => {
-                self.errors
-                    .push(option_error(doc, section, id, type_name, e));
-                return None;
-            }
+        // With option errors, what parses once the bad options are taken
+        // out is still built, to report its problems too.
+        let (config, options_valid) = match (t.parse)(options.clone()) {
+            Ok(config) => (config, true),
+            Err(e) => (self.option_errors(declared, options, e, t.parse)?, false),
         };
         let build_cx = BuildContext::detached(id, kind, self.config.data_dir.clone());
         match build(&config, &build_cx) {
-            Ok(()) => Some(config),
+            Ok(()) => options_valid.then_some(config),
             Err(e) => {
                 self.errors.push(build_error(doc, section, id, e));
                 None
             }
         }
+    }
+
+    /// Reports `first` and the component's other option errors: serde
+    /// stops at the first, so the offending option is taken out and the
+    /// rest parsed again, until they parse (which is returned) or an error
+    /// is only the consequence of a removal (a required option now
+    /// missing).
+    fn option_errors<C: ?Sized>(
+        &mut self,
+        declared: &Declared<'_>,
+        mut options: Json,
+        first: ParseError,
+        parse: fn(Json) -> Result<Box<C>, ParseError>,
+    ) -> Option<Box<C>> {
+        /// Enough for any real config; bounds the work on a pathological one.
+        const MOST_REPORTED: usize = 16;
+        let Declared {
+            doc,
+            section,
+            id,
+            type_name,
+            ..
+        } = *declared;
+        let mut error = first;
+        let mut removed: Option<String> = None;
+        for _ in 0..MOST_REPORTED {
+            let inner = error.inner().to_string();
+            if let Some(gone) = &removed
+                && inner.starts_with(&format!("missing field `{gone}`"))
+            {
+                return None;
+            }
+            let path = option_path(&error);
+            self.errors
+                .push(option_error(doc, section, id, type_name, error));
+            if !remove_option(&mut options, &path) {
+                return None;
+            }
+            removed = path.last().cloned();
+            match parse(options.clone()) {
+                Ok(config) => return Some(config),
+                Err(next) => error = next,
+            }
+        }
+        None
     }
 
     fn type_names(&self, kind: ComponentKind) -> Vec<&'static str> {
@@ -517,8 +590,69 @@ impl Loader<'_> {
     }
 }
 
+/// The option a serde error is about, as keys from the component's table.
+fn option_path(e: &ParseError) -> Vec<String> {
+    let mut path: Vec<String> = e
+        .path()
+        .iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+            _ => None,
+        })
+        .collect();
+    // The path usually ends at the unknown option already; make sure.
+    if let Some(field) = unknown_field(&e.inner().to_string())
+        && path.last().map(String::as_str) != Some(field)
+    {
+        path.push(field.to_owned());
+    }
+    path
+}
+
+/// The option named by serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+}
+
+/// Takes the option at `path` out of `options`; false when it is not
+/// there (the error was about something else, such as a missing option).
+fn remove_option(options: &mut Json, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut at = options;
+    for key in parents {
+        at = match at {
+            Json::Object(map) => match map.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            Json::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match at {
+        Json::Object(map) => map.remove(last).is_some(),
+        Json::Array(items) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => {
+                items.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// Turns a serde error for a component's options into an error at the line
-/// of the option, with a hint.
+/// of the option, with a hint. The value of an option that holds a secret
+/// is not repeated.
 fn option_error(
     doc: &Doc<'_>,
     section: &str,
@@ -526,20 +660,11 @@ fn option_error(
     type_name: &str,
     e: ParseError,
 ) -> ConfigError {
-    let mut at: Vec<String> = vec![section.to_owned(), id.to_owned()];
-    at.extend(e.path().iter().filter_map(|seg| match seg {
-        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-        _ => None,
-    }));
+    let option = option_path(&e);
+    let mut at: Vec<&str> = vec![section, id];
+    at.extend(option.iter().map(String::as_str));
     let inner = e.inner().to_string();
-    // serde reports an unknown field without its path: take the name from
-    // the message so the error points at that field's line.
-    if let Some(field) = inner
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split('`').next())
-    {
-        at.push(field.to_owned());
+    if let Some(field) = unknown_field(&inner) {
         let expected = inner
             .split("expected ")
             .nth(1)
@@ -554,7 +679,6 @@ fn option_error(
             None if expected.is_empty() => format!("`{type_name}` takes no options"),
             None => format!("`{type_name}` takes: {expected}"),
         };
-        let at: Vec<&str> = at.iter().map(String::as_str).collect();
         return doc
             .err(
                 &at,
@@ -567,10 +691,21 @@ fn option_error(
     } else {
         String::new()
     };
-    let at_refs: Vec<&str> = at.iter().map(String::as_str).collect();
+    let what = if redact::is_secret_option(&option) {
+        // serde's message quotes the value ("invalid type: integer `1234`,
+        // expected a string"): keep only what was expected.
+        match inner.split_once(", expected ") {
+            Some((_, expected)) => format!(
+                "expected {expected} (the value given is not shown: this option holds a secret)"
+            ),
+            None => "invalid value (not shown: this option holds a secret)".to_owned(),
+        }
+    } else {
+        inner.clone()
+    };
     let err = doc.err(
-        &at_refs,
-        format!("invalid options for {type_name} `{id}`{where_}: {inner}"),
+        &at,
+        format!("invalid options for {type_name} `{id}`{where_}: {what}"),
     );
     if inner.starts_with("missing field") {
         err.hint("see the configuration reference for this component's required options")

@@ -152,6 +152,57 @@ fn every_problem_is_reported_at_once() {
     assert!(err.contains("3 errors in the configuration."), "{err}");
 }
 
+/// One component with several problems (an unknown input, an invalid
+/// condition, two unknown options, a bad `inputs` beside a bad option)
+/// gets every one reported in one run, not one per run.
+#[test]
+fn regression_every_problem_of_one_component_is_reported() {
+    let env = Env::new();
+    let (code, err) = stderr_of(
+        &env,
+        "many.toml",
+        &format!(
+            "{SOURCE}[transforms.f]\ntype = \"filter\"\ninputs = [\"ap\"]\ncondition = '.status >= '\n\
+             [transforms.g]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = \"true\"\ncolour = 1\nshape = 2\n\
+             [sinks.s]\ntype = \"file\"\ninputs = \"app\"\npath = 3\n"
+        ),
+    );
+    assert_eq!(code, 78);
+    for expected in [
+        "many.toml:5:",
+        "invalid condition",
+        "input `ap` does not exist",
+        "unknown option `colour`",
+        "unknown option `shape`",
+        "`inputs` must be a list",
+        "at `path`",
+        "6 errors in the configuration.",
+    ] {
+        assert!(err.contains(expected), "expected `{expected}` in:\n{err}");
+    }
+}
+
+/// Messages never repeat a credential: the password of a URL is masked,
+/// and the value of an option that holds a secret is not quoted.
+#[test]
+fn regression_validate_does_not_echo_secrets() {
+    let env = Env::new();
+    let (code, err) = stderr_of(
+        &env,
+        "secrets.toml",
+        &format!(
+            "{SOURCE}[sinks.o]\ntype = \"otlp\"\ninputs = [\"app\"]\nendpoint = \"ftp://user:PASS1@x\"\nheaders.authorization = 918273\n\
+             [sinks.l]\ntype = \"loki\"\ninputs = [\"app\"]\nendpoint = \"http://u:PASS2@127.0.0.1:1\"\nauth = {{ strategy = \"basic\", user = \"u\", password = 564738 }}\n"
+        ),
+    );
+    assert_eq!(code, 78, "{err}");
+    for secret in ["PASS1", "PASS2", "918273", "564738"] {
+        assert!(!err.contains(secret), "`{secret}` leaked in:\n{err}");
+    }
+    assert!(err.contains("ftp://user:***@x"), "{err}");
+    assert!(err.contains("this option holds a secret"), "{err}");
+}
+
 #[test]
 fn syntax_error_names_line() {
     check(
