@@ -154,6 +154,92 @@ encoding.codec = "json"
     assert_eq!(bad[0]["dropped"]["reason"], "parse_failed");
 }
 
+/// What `logger` sends arrives as sent: a structured-data parameter given
+/// twice (RFC 5424 6.3.3) keeps both values, in order, as an array; the
+/// message keeps its own leading and trailing spaces (only the one
+/// separating space is syntax, in RFC 5424 and after an RFC 3164 tag); the
+/// RFC 5424 PROCID is a string, as the RFC defines it.
+#[test]
+fn regression_syslog_keeps_what_logger_sent() {
+    let env = Env::new();
+    let tcp = free_port();
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.tcp]
+type = "syslog"
+mode = "tcp"
+address = "127.0.0.1:{tcp}"
+[sinks.out]
+type = "file"
+inputs = ["tcp"]
+path = "{{dir}}/out/logs.json"
+encoding.codec = "json"
+"#
+        ),
+    );
+    let _p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_port(tcp);
+    let t = tcp.to_string();
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &t,
+        "-T",
+        "--rfc5424",
+        "-t",
+        "app5",
+        "--id=0042",
+        "--sd-id",
+        "dup@32473",
+        "--sd-param",
+        "a=\"1\"",
+        "--sd-param",
+        "b=\"x\"",
+        "--sd-param",
+        "a=\"2\"",
+        "  indented 5424  ",
+    ]);
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &t,
+        "-T",
+        "--rfc3164",
+        "-t",
+        "app3",
+        "--id=77",
+        "   indented 3164",
+    ]);
+    let out = env.path("out");
+    assert!(
+        wait_for(Duration::from_secs(10), || read_lines(&out).len() >= 2),
+        "got {:?}",
+        read_lines(&out)
+    );
+    let logs = json_lines(&out);
+    let by_app = |app: &str| {
+        logs.iter()
+            .find(|l| l["appname"] == app)
+            .unwrap_or_else(|| panic!("{app} not in {logs:?}"))
+    };
+    let a = by_app("app5");
+    println!("rfc 5424: {a}");
+    assert_eq!(a["message"], "  indented 5424  ");
+    assert_eq!(a["dup@32473"]["a"], serde_json::json!(["1", "2"]));
+    assert_eq!(a["dup@32473"]["b"], "x");
+    // logger writes the id as a number (`42`); it stays the string it is.
+    assert_eq!(a["procid"], "42");
+    let b = by_app("app3");
+    println!("rfc 3164: {b}");
+    assert_eq!(b["message"], "   indented 3164");
+    assert_eq!(b["procid"], 77);
+}
+
 fn post(port: u16, content_type: &str, body: &[u8], gzip: bool, auth: Option<&str>) -> u16 {
     send(port, content_type, body, gzip, auth).0
 }
