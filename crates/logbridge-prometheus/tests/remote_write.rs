@@ -18,6 +18,21 @@ use prost::Message;
 
 const MAX: usize = 1 << 20;
 
+/// A series named `name` with one sample, 1 at 1 ms.
+fn named_series(name: &str) -> TimeSeries {
+    TimeSeries {
+        labels: vec![Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }],
+        samples: vec![Sample {
+            value: 1.0,
+            timestamp: 1,
+        }],
+        exemplars: vec![],
+    }
+}
+
 fn body(request: &WriteRequest) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
@@ -172,17 +187,7 @@ fn stale_marker_maps_to_the_flag_and_back() {
 
 #[test]
 fn metadata_of_a_family_applies_to_suffixed_series() {
-    let series = |name: &str| TimeSeries {
-        labels: vec![Label {
-            name: "__name__".into(),
-            value: name.into(),
-        }],
-        samples: vec![Sample {
-            value: 1.0,
-            timestamp: 1,
-        }],
-        exemplars: vec![],
-    };
+    let series = named_series;
     let request = WriteRequest {
         timeseries: vec![series("h_bucket"), series("c_total"), series("other")],
         metadata: vec![
@@ -212,17 +217,7 @@ fn metadata_of_a_family_applies_to_suffixed_series() {
 /// requests; metadata in a series' own request wins.
 #[test]
 fn regression_metadata_of_earlier_requests_applies() {
-    let series = |name: &str| TimeSeries {
-        labels: vec![Label {
-            name: "__name__".into(),
-            value: name.into(),
-        }],
-        samples: vec![Sample {
-            value: 1.0,
-            timestamp: 1,
-        }],
-        exemplars: vec![],
-    };
+    let series = named_series;
     let meta = |name: &str, ty: MetricType, help: &str| MetricMetadata {
         r#type: ty as i32,
         metric_family_name: name.into(),

@@ -22,6 +22,23 @@ fn json_lines(dir: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until `dir` holds at least `n` lines, then returns them as JSON.
+fn wait_json_lines(dir: &std::path::Path, n: usize) -> Vec<Value> {
+    assert!(
+        wait_for(Duration::from_secs(10), || read_lines(dir).len() >= n),
+        "got {:?}",
+        read_lines(dir)
+    );
+    json_lines(dir)
+}
+
+/// The first log whose `field` is `value`.
+fn find_by<'a>(logs: &'a [Value], field: &str, value: &str) -> &'a Value {
+    logs.iter()
+        .find(|l| l[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value} in {logs:?}"))
+}
+
 fn logger(args: &[&str]) {
     let status = Command::new("logger").args(args).status().unwrap();
     assert!(status.success(), "logger {args:?}");
@@ -121,18 +138,8 @@ encoding.codec = "json"
     let mut s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
     s.write_all(b"hello, not syslog\n").unwrap();
     drop(s);
-    let out = env.path("out");
-    assert!(
-        wait_for(Duration::from_secs(10), || read_lines(&out).len() >= 4),
-        "got {:?}",
-        read_lines(&out)
-    );
-    let logs = json_lines(&out);
-    let find = |text: &str| {
-        logs.iter()
-            .find(|l| l["message"] == text)
-            .unwrap_or_else(|| panic!("{text} not in {logs:?}"))
-    };
+    let logs = wait_json_lines(&env.path("out"), 4);
+    let find = |text: &str| find_by(&logs, "message", text);
     let a = find("over udp 5424");
     assert_eq!(a["appname"], "app1");
     assert_eq!(a["facility"], "local3");
@@ -215,18 +222,8 @@ encoding.codec = "json"
         "--id=77",
         "   indented 3164",
     ]);
-    let out = env.path("out");
-    assert!(
-        wait_for(Duration::from_secs(10), || read_lines(&out).len() >= 2),
-        "got {:?}",
-        read_lines(&out)
-    );
-    let logs = json_lines(&out);
-    let by_app = |app: &str| {
-        logs.iter()
-            .find(|l| l["appname"] == app)
-            .unwrap_or_else(|| panic!("{app} not in {logs:?}"))
-    };
+    let logs = wait_json_lines(&env.path("out"), 2);
+    let by_app = |app: &str| find_by(&logs, "appname", app);
     let a = by_app("app5");
     println!("rfc 5424: {a}");
     assert_eq!(a["message"], "  indented 5424  ");

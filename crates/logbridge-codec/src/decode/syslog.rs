@@ -42,9 +42,7 @@ const MAX_PRI: u32 = 191;
 
 pub(super) fn parse(text: Text<'_>, year: YearHint) -> Result<ObjectMap, ParseError> {
     let utf8 = String::from_utf8_lossy(text.input);
-    let trimmed = utf8
-        .trim_start()
-        .trim_end_matches(|c| matches!(c, '\r' | '\n' | '\0'));
+    let trimmed = utf8.trim_start().trim_end_matches(['\r', '\n', '\0']);
     if trimmed.trim_end().is_empty() {
         return Err(ParseError::Empty);
     }
