@@ -178,18 +178,23 @@ fn write_point(out: &mut Vec<u8>, family: &str, shape: Shape, m: &Metric, format
                 }
                 out.push(b'\n');
             }
-            // OpenMetrics forbids a sum with negative buckets.
+            // OpenMetrics forbids a sum with negative buckets, and writes
+            // `_count` if and only if it writes `_sum` (the `+Inf` bucket
+            // holds the count either way).
             let negative = buckets.first().is_some_and(|b| b.upper_bound < 0.0);
-            if let Some(sum) = sum.filter(|_| !(om && negative)) {
+            let sum = sum.filter(|_| !(om && negative));
+            if let Some(sum) = sum {
                 write_sample_head(out, family, "_sum", &m.labels, None);
                 write_f64(out, sum);
                 write_timestamp(out, ts, format);
                 out.push(b'\n');
             }
-            write_sample_head(out, family, "_count", &m.labels, None);
-            write_u64(out, *count);
-            write_timestamp(out, ts, format);
-            out.push(b'\n');
+            if sum.is_some() || !om {
+                write_sample_head(out, family, "_count", &m.labels, None);
+                write_u64(out, *count);
+                write_timestamp(out, ts, format);
+                out.push(b'\n');
+            }
             write_created(out, family, m, format);
         }
         (

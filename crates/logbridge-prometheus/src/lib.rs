@@ -15,5 +15,8 @@ pub mod remote_write;
 pub mod text;
 
 pub use encode::encode_text;
-pub use remote_write::{RemoteWriteError, decode_write_request, encode_write_request};
+pub use remote_write::{
+    Metadata, RemoteWriteError, decode_write_request, decode_write_request_with,
+    encode_write_request,
+};
 pub use text::{Format, ParseError, ParseErrorKind, parse, parse_slice};

@@ -10,13 +10,28 @@ use logbridge_prometheus::remote_write::proto::{
     Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
 };
 use logbridge_prometheus::remote_write::{
-    RemoteWriteError, STALE_NAN_BITS, decode_write_request, encode_write_request,
-    metrics_to_request,
+    Metadata, RemoteWriteError, STALE_NAN_BITS, decode_write_request, decode_write_request_with,
+    encode_write_request, metrics_to_request,
 };
 use proptest::prelude::*;
 use prost::Message;
 
 const MAX: usize = 1 << 20;
+
+/// A series named `name` with one sample, 1 at 1 ms.
+fn named_series(name: &str) -> TimeSeries {
+    TimeSeries {
+        labels: vec![Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }],
+        samples: vec![Sample {
+            value: 1.0,
+            timestamp: 1,
+        }],
+        exemplars: vec![],
+    }
+}
 
 fn body(request: &WriteRequest) -> Vec<u8> {
     snap::raw::Encoder::new()
@@ -172,17 +187,7 @@ fn stale_marker_maps_to_the_flag_and_back() {
 
 #[test]
 fn metadata_of_a_family_applies_to_suffixed_series() {
-    let series = |name: &str| TimeSeries {
-        labels: vec![Label {
-            name: "__name__".into(),
-            value: name.into(),
-        }],
-        samples: vec![Sample {
-            value: 1.0,
-            timestamp: 1,
-        }],
-        exemplars: vec![],
-    };
+    let series = named_series;
     let request = WriteRequest {
         timeseries: vec![series("h_bucket"), series("c_total"), series("other")],
         metadata: vec![
@@ -205,6 +210,90 @@ fn metadata_of_a_family_applies_to_suffixed_series() {
     assert_eq!(decoded[0].unit, "seconds");
     assert_eq!(decoded[1].kind, MetricKind::Counter);
     assert_eq!(decoded[2].kind, MetricKind::Gauge);
+}
+
+/// Prometheus sends metadata in requests of its own: a receiver that
+/// remembers it types, describes and gives units to the series of later
+/// requests; metadata in a series' own request wins.
+#[test]
+fn regression_metadata_of_earlier_requests_applies() {
+    let series = named_series;
+    let meta = |name: &str, ty: MetricType, help: &str| MetricMetadata {
+        r#type: ty as i32,
+        metric_family_name: name.into(),
+        help: help.into(),
+        unit: if ty == MetricType::Histogram {
+            "seconds".into()
+        } else {
+            String::new()
+        },
+    };
+    let remembered = std::sync::RwLock::new(Metadata::default());
+    let only_metadata = WriteRequest {
+        timeseries: vec![],
+        metadata: vec![
+            meta("http_requests_total", MetricType::Counter, "Requests."),
+            meta("latency", MetricType::Histogram, "Latency."),
+        ],
+    };
+    let none = decode_write_request_with(&body(&only_metadata), MAX, &remembered).unwrap();
+    assert!(none.is_empty());
+    assert_eq!(remembered.read().unwrap().len(), 2);
+
+    let samples = WriteRequest {
+        timeseries: vec![
+            series("http_requests_total"),
+            series("latency_bucket"),
+            series("unknown"),
+        ],
+        metadata: vec![],
+    };
+    let decoded = decode_write_request_with(&body(&samples), MAX, &remembered).unwrap();
+    assert_eq!(decoded[0].kind, MetricKind::Counter);
+    assert_eq!(decoded[0].description, "Requests.");
+    assert_eq!(decoded[1].kind, MetricKind::Counter);
+    assert_eq!(decoded[1].unit, "seconds");
+    assert_eq!(decoded[1].description, "Latency.");
+    assert_eq!(decoded[2].kind, MetricKind::Gauge);
+    // Without memory, as before: every series a gauge.
+    let plain = decode_write_request(&body(&samples), MAX).unwrap();
+    assert_eq!(plain[0].kind, MetricKind::Gauge);
+
+    // The request's own metadata wins, and is remembered from then on.
+    let changed = WriteRequest {
+        timeseries: vec![series("http_requests_total")],
+        metadata: vec![meta("http_requests_total", MetricType::Gauge, "Now.")],
+    };
+    let decoded = decode_write_request_with(&body(&changed), MAX, &remembered).unwrap();
+    assert_eq!(decoded[0].kind, MetricKind::Gauge);
+    assert_eq!(decoded[0].description, "Now.");
+    let decoded = decode_write_request_with(&body(&samples), MAX, &remembered).unwrap();
+    assert_eq!(decoded[0].description, "Now.");
+}
+
+/// `-0` keeps its sign through remote write (proto3 would leave it out as
+/// the default value and read it back as `0`), as do NaN and infinities.
+#[test]
+fn regression_negative_zero_and_non_finite_values_round_trip() {
+    let values = [-0.0, 0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5];
+    let metrics: Vec<Metric> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Metric::gauge(&format!("g{i}"), *v, 1_000_000))
+        .collect();
+    let back = decode_write_request(&encode_write_request(&metrics), MAX).unwrap();
+    for (v, m) in values.iter().zip(&back) {
+        let MetricValue::Scalar(got) = m.value else {
+            panic!("{m:?}")
+        };
+        assert_eq!(got.to_bits(), v.to_bits(), "{v}");
+    }
+    // A zero value is still left out, as proto3 writes it.
+    let zero = Sample {
+        value: 0.0,
+        timestamp: 0,
+    };
+    assert_eq!(zero.encoded_len(), 0);
 }
 
 #[test]

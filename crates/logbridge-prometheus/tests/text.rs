@@ -446,13 +446,14 @@ fn family(format: Format) -> impl Strategy<Value = Vec<Metric>> {
                         MetricKind::Summary,
                         MetricValue::Summary {
                             quantiles: vec![
+                                // OpenMetrics forbids negative quantile values.
                                 Quantile {
                                     quantile: 0.5,
-                                    value: v,
+                                    value: v.abs(),
                                 },
                                 Quantile {
                                     quantile: 0.99,
-                                    value: v * 2.0,
+                                    value: v.abs() * 2.0,
                                 },
                             ],
                             count: n,
@@ -557,4 +558,103 @@ fn fractional_millisecond_timestamps_are_refused() {
     )
     .unwrap();
     assert_eq!(ok[0].time_unix_nano, 7_000_000);
+}
+
+/// Three expositions the OpenMetrics 1.0 specification forbids, each
+/// refused with the sentence that forbids it; the allowed neighbour of each
+/// still parses.
+#[test]
+fn regression_openmetrics_forbidden_expositions_are_refused() {
+    let refused = |text: &str| {
+        parse_slice(text.as_bytes(), Format::OpenMetrics, 0)
+            .map(|m| m.len())
+            .unwrap_err()
+            .kind
+    };
+    // "The name of a MetricFamily MUST NOT result in a potential clash for
+    // sample metric names [...] An example would be a gauge called
+    // "foo_created" as a counter called "foo" could create a "foo_created"
+    // in the text format." Either order, with or without samples.
+    for text in [
+        "# TYPE a_created gauge\n# TYPE a counter\n# EOF\n",
+        "# TYPE a counter\n# TYPE a_created gauge\n# EOF\n",
+        "# TYPE a_created gauge\na_created 1\n# TYPE a counter\na_total 1\n# EOF\n",
+        "# TYPE a_total gauge\n# TYPE a counter\n# EOF\n",
+        "# TYPE a histogram\n# HELP a_bucket help\n# EOF\n",
+    ] {
+        assert_eq!(refused(text), ParseErrorKind::FamilyClash, "{text}");
+    }
+    // No sample name in common: a counter `a_created` writes
+    // `a_created_total` and `a_created_created`.
+    om("# TYPE a counter\n# TYPE a_created counter\n# EOF\n");
+    om("# TYPE a gauge\n# TYPE a_created gauge\n# EOF\n");
+
+    // "Quantile values MUST NOT be negative." NaN (no events) is allowed.
+    assert_eq!(
+        refused("# TYPE a summary\na{quantile=\"0.5\"} -1\n# EOF\n"),
+        ParseErrorKind::NegativeQuantileValue
+    );
+    om("# TYPE a summary\na{quantile=\"0.5\"} NaN\na{quantile=\"0.9\"} 0\n# EOF\n");
+    // 0.0.4 has no such rule.
+    prom("# TYPE a summary\na{quantile=\"0.5\"} -1\n");
+
+    // "If and only if a Sum Value is present in a MetricPoint, then the
+    // MetricPoint's +Inf Bucket value MUST also appear in a Sample with a
+    // MetricName with the suffix "_count"": no `_count` without `_sum`.
+    assert_eq!(
+        refused("# TYPE a histogram\na_bucket{le=\"+Inf\"} 0\na_count 0\n# EOF\n"),
+        ParseErrorKind::SumWithoutCount
+    );
+    om("# TYPE a histogram\na_bucket{le=\"+Inf\"} 0\n# EOF\n");
+    om("# TYPE a histogram\na_bucket{le=\"+Inf\"} 0\na_count 0\na_sum 0\n# EOF\n");
+}
+
+/// A histogram without a sum (negative buckets, or none recorded) is
+/// written without `_count` in OpenMetrics, so the output parses again.
+#[test]
+fn openmetrics_histogram_without_sum_round_trips() {
+    let m = Metric {
+        name: KeyString::new("h"),
+        kind: MetricKind::Histogram,
+        value: MetricValue::Histogram {
+            buckets: vec![
+                Bucket {
+                    upper_bound: -1.0,
+                    count: 1,
+                },
+                Bucket {
+                    upper_bound: f64::INFINITY,
+                    count: 2,
+                },
+            ],
+            count: 3,
+            sum: Some(4.0),
+            min: None,
+            max: None,
+        },
+        ..Metric::default()
+    };
+    let text = encode_text(std::slice::from_ref(&m), Format::OpenMetrics);
+    let text = String::from_utf8(text).unwrap();
+    assert!(!text.contains("h_count"), "{text}");
+    let back = om(&text);
+    assert_eq!(
+        back[0].value,
+        MetricValue::Histogram {
+            buckets: vec![
+                Bucket {
+                    upper_bound: -1.0,
+                    count: 1
+                },
+                Bucket {
+                    upper_bound: f64::INFINITY,
+                    count: 2
+                }
+            ],
+            count: 3,
+            sum: None,
+            min: None,
+            max: None,
+        }
+    );
 }

@@ -19,7 +19,6 @@ use crate::labels::Labels;
 use crate::notation::{NotationError, Step, parse_steps};
 use crate::promql::EngineOptions;
 use crate::promql::Value;
-use crate::promql::histogram::almost_equal;
 use crate::promql::value::stale_marker;
 use crate::promqltest::{CaseReport, FileReport, Outcome, parse_labels, reads_any};
 use crate::rule_file::RuleFile;
@@ -70,6 +69,8 @@ struct InputSeries {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertTest {
+    /// Absent is 0, as in promtool.
+    #[serde(default)]
     eval_time: Scalar,
     alertname: String,
     #[serde(default)]
@@ -89,6 +90,8 @@ struct ExpectedAlert {
 #[serde(deny_unknown_fields)]
 struct ExprTest {
     expr: String,
+    /// Absent is 0, as in promtool.
+    #[serde(default)]
     eval_time: Scalar,
     #[serde(default)]
     exp_samples: Vec<ExpectedSample>,
@@ -127,8 +130,19 @@ impl Scalar {
         }
     }
 
-    /// A time: a Prometheus duration, or a number of seconds.
+    /// A time as written, `0` when absent.
+    fn time_text(&self) -> String {
+        match self {
+            Scalar::Missing => "0".to_string(),
+            other => other.text(),
+        }
+    }
+
+    /// A time: a Prometheus duration, or a number of seconds; absent is 0.
     fn millis(&self) -> Result<i64, String> {
+        if let Scalar::Missing = self {
+            return Ok(0);
+        }
         let text = self.text();
         if let Ok(seconds) = text.parse::<f64>() {
             return Ok((seconds * 1000.0).round() as i64);
@@ -194,7 +208,7 @@ impl PendingAlertCase<'_> {
             expr: format!(
                 "alert {} at {}",
                 self.test.alertname,
-                self.test.eval_time.text()
+                self.test.eval_time.time_text()
             ),
             outcome,
         }
@@ -307,6 +321,18 @@ fn run_group(
             error.unwrap_or_else(|| "never evaluated".to_string()),
         )));
     }
+    // A rule that failed fails the group even when no case is left to carry
+    // the error (a group with input series only), as promtool's run does.
+    if let Some(error) = &failure
+        && next_case == alert_cases.len()
+        && group.promql_expr_test.is_empty()
+    {
+        report.cases.push(CaseReport {
+            location: name.to_string(),
+            expr: "rule evaluation".to_string(),
+            outcome: Outcome::Failed(error.clone()),
+        });
+    }
     for (i, (test, at)) in group.promql_expr_test.iter().zip(expr_times).enumerate() {
         let outcome = match &failure {
             Some(error) => Outcome::Failed(error.clone()),
@@ -314,7 +340,7 @@ fn run_group(
         };
         report.cases.push(CaseReport {
             location: format!("{name}.promql_expr_test[{i}]"),
-            expr: format!("{} at {}", test.expr, test.eval_time.text()),
+            expr: format!("{} at {}", test.expr, test.eval_time.time_text()),
             outcome,
         });
     }
@@ -451,12 +477,12 @@ fn check_expr(
     }
     got.sort_by(|a, b| a.0.cmp(&b.0));
     expected.sort_by(|a, b| a.0.cmp(&b.0));
+    // promtool's `fuzzy_compare` takes a value one unit in the last place
+    // away (either side) as equal, nothing further.
     let same = |want: f64, have: f64| {
-        if fuzzy {
-            almost_equal(want, have, 1e-6)
-        } else {
-            want == have || (want.is_nan() && have.is_nan())
-        }
+        want == have
+            || (want.is_nan() && have.is_nan())
+            || (fuzzy && (want.next_up() == have || want.next_down() == have))
     };
     let equal = got.len() == expected.len()
         && got

@@ -339,6 +339,171 @@ encoding.codec = "json"
     );
 }
 
+/// GET the exporter's `/metrics` in the 0.0.4 text format.
+fn scrape_text(rt: &tokio::runtime::Runtime, port: u16) -> String {
+    rt.block_on(async {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .ok()?;
+        response.text().await.ok()
+    })
+    .unwrap_or_default()
+}
+
+/// Prometheus sends its metadata in requests of their own: the source
+/// remembers it and the series of later requests get their family's type,
+/// help and unit, so the exporter writes a counter as a counter (it wrote
+/// `# TYPE prometheus_http_requests_total gauge`) with its help text.
+#[test]
+fn regression_remote_write_metadata_types_the_series() {
+    let env = Env::new();
+    let (port, exporter) = (free_port(), free_port());
+    let lb = start_logbridge(
+        &env,
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.rw]
+type = "prometheus_remote_write"
+address = "127.0.0.1:{port}"
+[sinks.out]
+type = "file"
+inputs = ["rw"]
+path = "{{dir}}/out/metrics.log"
+encoding.codec = "json"
+[sinks.exporter]
+type = "prometheus_exporter"
+inputs = ["rw"]
+address = "127.0.0.1:{exporter}"
+"#
+        ),
+        port,
+    );
+    let _prom = prometheus(&format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n{}remote_write:\n  - url: http://127.0.0.1:{port}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n    metadata_config:\n      send_interval: 1s\n",
+        scrape_job("prometheus", &["{self}".to_owned()])
+    ));
+    let rt = runtime();
+    let mut text = String::new();
+    let typed = wait_long(Duration::from_secs(60), "a typed counter", || {
+        text = scrape_text(&rt, exporter);
+        text.contains("# TYPE prometheus_http_requests_total counter")
+    });
+    let shown: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("prometheus_http_requests_total"))
+        .take(3)
+        .collect();
+    println!("exporter: {shown:#?}");
+    assert!(typed, "{shown:#?}\n{}", lb.log_tail(30));
+    assert!(
+        text.contains("# HELP prometheus_http_requests_total Counter of HTTP requests."),
+        "{shown:#?}"
+    );
+    // The JSON lines carry the kind and help as well; a histogram's series
+    // are counters with the family's help and unit.
+    let lines = metric_lines(&env.path("out"));
+    let counter = lines
+        .iter()
+        .rev()
+        .find(|m| m["name"] == "prometheus_http_requests_total")
+        .expect("prometheus_http_requests_total arrived");
+    println!("json: {counter}");
+    assert_eq!(counter["kind"], "counter");
+    assert_eq!(counter["description"], "Counter of HTTP requests.");
+    let bucket = lines
+        .iter()
+        .rev()
+        .find(|m| m["name"] == "prometheus_http_request_duration_seconds_bucket")
+        .expect("histogram buckets arrived");
+    assert_eq!(bucket["kind"], "counter");
+    assert_eq!(
+        bucket["description"],
+        "Histogram of latencies for HTTP requests."
+    );
+    let metadata_families = lines
+        .iter()
+        .filter(|m| m["description"] != Value::Null)
+        .count();
+    println!(
+        "{} of {} points with help text",
+        metadata_families,
+        lines.len()
+    );
+}
+
+/// NaN, the infinities and -0 come through remote write and out of the
+/// `json` codec as they went in (as Prometheus' JSON API writes them:
+/// strings for what JSON numbers cannot hold), where they were `null` and
+/// 0: OTLP in, remote write out to logbridge's own receiver, JSON lines.
+#[test]
+fn regression_remote_write_json_keeps_nan_infinities_and_negative_zero() {
+    let env = Env::new();
+    let (otlp, grpc, rw) = (free_port(), free_port(), free_port());
+    let _lb = start_logbridge(
+        &env,
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{grpc}"
+http.address = "127.0.0.1:{otlp}"
+[sinks.rw_out]
+type = "prometheus_remote_write"
+inputs = ["in.metrics"]
+endpoint = "http://127.0.0.1:{rw}/api/v1/write"
+batch.timeout_secs = 0.1
+[sources.rw_in]
+type = "prometheus_remote_write"
+address = "127.0.0.1:{rw}"
+[sinks.out]
+type = "file"
+inputs = ["rw_in"]
+path = "{{dir}}/out/metrics.log"
+encoding.codec = "json"
+"#
+        ),
+        rw,
+    );
+    let rt = runtime();
+    let t = now_ns().to_string();
+    let gauge = |name: &str, value: Value| json!({"name": name, "gauge": {"dataPoints": [{"asDouble": value, "timeUnixNano": t}]}});
+    let request = otlp_request(vec![
+        gauge("special_nan", json!("NaN")),
+        gauge("special_inf", json!("Infinity")),
+        gauge("special_minus_inf", json!("-Infinity")),
+        gauge("special_minus_zero", json!(-0.0)),
+    ]);
+    assert_eq!(rt.block_on(post_otlp(otlp, &request)), 200);
+    let out = env.path("out");
+    let mut lines = Vec::new();
+    assert!(wait_long(Duration::from_secs(30), "4 points", || {
+        lines = read_lines(&out);
+        lines.len() >= 4
+    }));
+    let raw = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(&format!("\"name\":\"{name}\"")))
+            .unwrap_or_else(|| panic!("{name} not in {lines:#?}"))
+            .clone()
+    };
+    for (name, written) in [
+        ("special_nan", r#""value":"NaN""#),
+        ("special_inf", r#""value":"+Inf""#),
+        ("special_minus_inf", r#""value":"-Inf""#),
+        ("special_minus_zero", r#""value":-0.0"#),
+    ] {
+        let line = raw(name);
+        println!("{line}");
+        assert!(line.contains(written), "{name}: {line}");
+    }
+    let zero: Value = serde_json::from_str(&raw("special_minus_zero")).unwrap();
+    let zero = zero["value"].as_f64().unwrap();
+    assert!(zero == 0.0 && zero.is_sign_negative());
+}
+
 /// The remote-write sink writes into Prometheus: values and labels come
 /// back from a query; a sample Prometheus refuses (too old) is not retried.
 #[test]

@@ -22,6 +22,23 @@ fn json_lines(dir: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until `dir` holds at least `n` lines, then returns them as JSON.
+fn wait_json_lines(dir: &std::path::Path, n: usize) -> Vec<Value> {
+    assert!(
+        wait_for(Duration::from_secs(10), || read_lines(dir).len() >= n),
+        "got {:?}",
+        read_lines(dir)
+    );
+    json_lines(dir)
+}
+
+/// The first log whose `field` is `value`.
+fn find_by<'a>(logs: &'a [Value], field: &str, value: &str) -> &'a Value {
+    logs.iter()
+        .find(|l| l[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value} in {logs:?}"))
+}
+
 fn logger(args: &[&str]) {
     let status = Command::new("logger").args(args).status().unwrap();
     assert!(status.success(), "logger {args:?}");
@@ -126,18 +143,8 @@ encoding.codec = "json"
     let long = format!("<14>1 - h app - - - {}", "x".repeat(3000));
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.send_to(long.as_bytes(), ("127.0.0.1", udp)).unwrap();
-    let out = env.path("out");
-    assert!(
-        wait_for(Duration::from_secs(10), || read_lines(&out).len() >= 4),
-        "got {:?}",
-        read_lines(&out)
-    );
-    let logs = json_lines(&out);
-    let find = |text: &str| {
-        logs.iter()
-            .find(|l| l["message"] == text)
-            .unwrap_or_else(|| panic!("{text} not in {logs:?}"))
-    };
+    let logs = wait_json_lines(&env.path("out"), 4);
+    let find = |text: &str| find_by(&logs, "message", text);
     let a = find("over udp 5424");
     assert_eq!(a["appname"], "app1");
     assert_eq!(a["facility"], "local3");
@@ -152,9 +159,7 @@ encoding.codec = "json"
     let d = find("over tcp octet counted");
     assert_eq!(d["appname"], "app4");
     assert_eq!(d["facility"], "daemon");
-    let bad = env.path("bad");
-    assert!(wait_for(Duration::from_secs(10), || read_lines(&bad).len() >= 2));
-    let bad = json_lines(&bad);
+    let bad = wait_json_lines(&env.path("bad"), 2);
     let reason = |reason: &str| {
         bad.iter()
             .find(|l| l["dropped"]["reason"] == reason)
@@ -261,6 +266,82 @@ encoding.codec = "json"
         })
         .and_then(|l| l.rsplit(' ').next()?.parse::<usize>().ok());
     assert_eq!(discarded, Some(dropped()), "{metrics}");
+}
+
+/// What `logger` sends arrives as sent: a structured-data parameter given
+/// twice (RFC 5424 6.3.3) keeps both values, in order, as an array; the
+/// message keeps its own leading and trailing spaces (only the one
+/// separating space is syntax, in RFC 5424 and after an RFC 3164 tag); the
+/// RFC 5424 PROCID is a string, as the RFC defines it.
+#[test]
+fn regression_syslog_keeps_what_logger_sent() {
+    let env = Env::new();
+    let tcp = free_port();
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[sources.tcp]
+type = "syslog"
+mode = "tcp"
+address = "127.0.0.1:{tcp}"
+[sinks.out]
+type = "file"
+inputs = ["tcp"]
+path = "{{dir}}/out/logs.json"
+encoding.codec = "json"
+"#
+        ),
+    );
+    let _p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_port(tcp);
+    let t = tcp.to_string();
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &t,
+        "-T",
+        "--rfc5424",
+        "-t",
+        "app5",
+        "--id=0042",
+        "--sd-id",
+        "dup@32473",
+        "--sd-param",
+        "a=\"1\"",
+        "--sd-param",
+        "b=\"x\"",
+        "--sd-param",
+        "a=\"2\"",
+        "  indented 5424  ",
+    ]);
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &t,
+        "-T",
+        "--rfc3164",
+        "-t",
+        "app3",
+        "--id=77",
+        "   indented 3164",
+    ]);
+    let logs = wait_json_lines(&env.path("out"), 2);
+    let by_app = |app: &str| find_by(&logs, "appname", app);
+    let a = by_app("app5");
+    println!("rfc 5424: {a}");
+    assert_eq!(a["message"], "  indented 5424  ");
+    assert_eq!(a["dup@32473"]["a"], serde_json::json!(["1", "2"]));
+    assert_eq!(a["dup@32473"]["b"], "x");
+    // logger writes the id as a number (`42`); it stays the string it is.
+    assert_eq!(a["procid"], "42");
+    let b = by_app("app3");
+    println!("rfc 3164: {b}");
+    assert_eq!(b["message"], "   indented 3164");
+    assert_eq!(b["procid"], 77);
 }
 
 fn post(port: u16, content_type: &str, body: &[u8], gzip: bool, auth: Option<&str>) -> u16 {

@@ -205,3 +205,36 @@ fn shipped_example_rule_tests_pass_in_both() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The promtool peer files that must not pass, as Prometheus' own
+/// `unittest_test.go` expects: a rule that fails to evaluate (a
+/// many-to-many match) fails the run even with no case to carry it; a
+/// `promql_expr_test` without `eval_time` runs at 0 and fails on the same
+/// error; `fuzzy_compare` takes one unit in the last place as equal and
+/// more as different.
+#[test]
+fn regression_promtool_peer_files_that_must_fail() {
+    let peer = std::path::Path::new(PEER_PROMTOOL).with_file_name("");
+
+    let (ok, stdout) = test_rules(&peer.join("bad-rules-error-test.yml"));
+    println!("{stdout}");
+    assert!(!ok, "{stdout}");
+    let (_, failed, _) = totals(&stdout);
+    assert_eq!(failed, 1, "{stdout}");
+    assert!(stdout.contains("joined"), "{stdout}");
+    assert!(stdout.contains("many-to-many"), "{stdout}");
+
+    let (ok, stdout) = test_rules(&peer.join("bad-promql.yml"));
+    println!("{stdout}");
+    assert!(!ok, "{stdout}");
+    assert_eq!(totals(&stdout), (0, 1, 0), "{stdout}");
+    assert!(stdout.contains("many-to-many"), "{stdout}");
+
+    let (ok, stdout) = test_rules(&peer.join("rules_run_fuzzy.yml"));
+    println!("{stdout}");
+    assert!(!ok, "{stdout}");
+    assert_eq!(totals(&stdout), (2, 2, 0), "{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("FAILED")) {
+        assert!(line.contains("wrong fuzzy match"), "{stdout}");
+    }
+}

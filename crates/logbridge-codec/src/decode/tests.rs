@@ -291,7 +291,7 @@ fn syslog() {
                     r#"{"appname":"evntslog","examplePriority@32473":{"class":"high"},"#,
                     r#""exampleSDID@32473":{"eventID":"1011","eventSource":"Application","iut":"3"},"#,
                     r#""facility":"local4","hostname":"mymachine.example.com","message":"An application event","#,
-                    r#""msgid":"ID47","procid":1234,"severity":"notice","timestamp":ts(2003-10-11T22:14:15.003Z),"version":1}"#
+                    r#""msgid":"ID47","procid":"1234","severity":"notice","timestamp":ts(2003-10-11T22:14:15.003Z),"version":1}"#
                 ),
             ),
             (
@@ -345,6 +345,55 @@ fn syslog() {
             (
                 b"<13>hello",
                 "error: invalid syslog message: unrecognized header",
+            ),
+        ],
+    );
+}
+
+/// What syslog senders wrote comes out as written: repeated parameter
+/// names (RFC 5424 6.3.3), the message's own leading and trailing spaces,
+/// and RFC 5424's PROCID as the string the RFC defines; the single space
+/// that separates the message, and RFC 3164's header padding, are syntax.
+#[test]
+fn regression_syslog_keeps_what_was_sent() {
+    check(
+        &parser(ParserConfig::Syslog),
+        &[
+            (
+                b"<165>1 2003-10-11T22:14:15.003Z host app 0042 - [dup@32473 a=\"1\" b=\"x\" a=\"2\" a=\"3\"]   indented  ",
+                concat!(
+                    r#"{"appname":"app","dup@32473":{"a":["1","2","3"],"b":"x"},"facility":"local4","#,
+                    r#""hostname":"host","message":"  indented  ","procid":"0042","severity":"notice","#,
+                    r#""timestamp":ts(2003-10-11T22:14:15.003Z),"version":1}"#
+                ),
+            ),
+            // One space is the separator, nothing more to keep.
+            (
+                b"<34>1 - - - 7 - - m\r\n",
+                r#"{"facility":"auth","message":"m","procid":"7","severity":"crit","version":1}"#,
+            ),
+            // After an RFC 3164 tag's colon, one space is the separator.
+            (
+                b"<38>Oct 11 2019 22:14:15 host sshd[4321]:   two more",
+                concat!(
+                    r#"{"appname":"sshd","facility":"auth","hostname":"host","message":"  two more","#,
+                    r#""procid":4321,"severity":"info","timestamp":ts(2019-10-11T22:14:15Z)}"#
+                ),
+            ),
+            (
+                b"<38>Oct 11 2019 22:14:15 host sshd[4321]: one",
+                concat!(
+                    r#"{"appname":"sshd","facility":"auth","hostname":"host","message":"one","#,
+                    r#""procid":4321,"severity":"info","timestamp":ts(2019-10-11T22:14:15Z)}"#
+                ),
+            ),
+            // RFC 3164 header padding before the message is not content.
+            (
+                b"<13>Feb  5 2019 17:32:18 10.0.0.99   Use the BFG!",
+                concat!(
+                    r#"{"facility":"user","hostname":"10.0.0.99","message":"Use the BFG!","#,
+                    r#""severity":"notice","timestamp":ts(2019-02-05T17:32:18Z)}"#
+                ),
             ),
         ],
     );

@@ -3,7 +3,8 @@
 //! An [`Encoder`] appends an event and a `\n` to a caller's buffer; it
 //! allocates only where a format needs it (never a copy of a log's
 //! attributes) and cannot fail: what a format cannot hold is replaced
-//! (invalid UTF-8 by U+FFFD, NaN and infinities by `null` in JSON).
+//! (invalid UTF-8 by U+FFFD; in JSON, NaN and infinities by the strings
+//! `"NaN"`, `"+Inf"` and `"-Inf"`, as Prometheus' JSON API writes them).
 //!
 //! What each codec writes:
 //! - `json`: a log is one object of its fields (the attributes, `message`
@@ -25,11 +26,20 @@
 //!   summaries write `count=N sum=S` and their buckets `le=0.1:3,+Inf:1`
 //!   or quantiles `q=0.5:1.2,0.99:3.4` instead of the value); a span is
 //!   `name trace_id span_id 12.345ms`.
+//! - `otlp_json` (feature `otlp`): each event as one OTLP/JSON export
+//!   request of its signal (`{"resourceLogs":[...]}`, `resourceMetrics`,
+//!   `resourceSpans`) holding that one record with its resource and scope,
+//!   as the OTLP/HTTP JSON encoding writes it (hex trace and span ids,
+//!   64-bit integers as strings, enums as integers). Nothing of
+//!   OpenTelemetry's model is left out, so a line can be sent back to any
+//!   OTLP/HTTP receiver as it is; this is the codec for archiving OTLP data.
 //!
 //! [`Value::to_string_lossy`]: logbridge_event::Value::to_string_lossy
 
 mod json;
 mod logfmt;
+#[cfg(feature = "otlp")]
+mod otlp_json;
 mod text;
 mod view;
 mod write;
@@ -46,7 +56,15 @@ pub enum Codec {
     Json,
     Logfmt,
     Text,
+    #[cfg(feature = "otlp")]
+    OtlpJson,
 }
+
+/// The codec names, for messages.
+#[cfg(feature = "otlp")]
+const CODECS: &str = "json, logfmt, text, otlp_json";
+#[cfg(not(feature = "otlp"))]
+const CODECS: &str = "json, logfmt, text";
 
 impl Codec {
     pub fn as_str(self) -> &'static str {
@@ -54,6 +72,8 @@ impl Codec {
             Codec::Json => "json",
             Codec::Logfmt => "logfmt",
             Codec::Text => "text",
+            #[cfg(feature = "otlp")]
+            Codec::OtlpJson => "otlp_json",
         }
     }
 }
@@ -64,9 +84,10 @@ impl fmt::Display for Codec {
     }
 }
 
-/// A codec name that is not one of `json`, `logfmt`, `text`.
+/// A codec name that is not one of `json`, `logfmt`, `text` (or
+/// `otlp_json`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown codec `{0}`, expected one of json, logfmt, text")]
+#[error("unknown codec `{0}`, expected one of {CODECS}")]
 pub struct UnknownCodec(pub String);
 
 impl FromStr for Codec {
@@ -77,6 +98,8 @@ impl FromStr for Codec {
             "json" => Ok(Codec::Json),
             "logfmt" => Ok(Codec::Logfmt),
             "text" => Ok(Codec::Text),
+            #[cfg(feature = "otlp")]
+            "otlp_json" => Ok(Codec::OtlpJson),
             other => Err(UnknownCodec(other.to_owned())),
         }
     }
@@ -103,6 +126,8 @@ impl Encoder {
             Codec::Json => json::encode(event, out),
             Codec::Logfmt => logfmt::encode(event, out),
             Codec::Text => text::encode(event, out),
+            #[cfg(feature = "otlp")]
+            Codec::OtlpJson => otlp_json::encode(event, out),
         }
         out.push(b'\n');
     }

@@ -206,8 +206,8 @@ fn json() {
                 &odd_log(),
                 concat!(
                     r#"{"":"no key","at":"2023-11-14T22:13:20.000000001Z","ctl":"a\u0001b\tc","#,
-                    r#""empty":"","inf":null,"key with space":"x","message":"bad � utf8\nsecond line","#,
-                    r#""nan":null,"nested":{},"quote":"say \"hi\" a=b"}"#
+                    r#""empty":"","inf":"+Inf","key with space":"x","message":"bad � utf8\nsecond line","#,
+                    r#""nan":"NaN","nested":{},"quote":"say \"hi\" a=b"}"#
                 ),
             ),
             (
@@ -227,7 +227,7 @@ fn json() {
             (
                 &histogram(),
                 concat!(
-                    r#"{"buckets":[{"count":3,"upper_bound":0.1},{"count":1,"upper_bound":null}],"#,
+                    r#"{"buckets":[{"count":3,"upper_bound":0.1},{"count":1,"upper_bound":"+Inf"}],"#,
                     r#""count":4,"kind":"histogram","labels":{},"name":"latency_seconds","#,
                     r#""resource":{"service.name":"api"},"sum":0.75,"temporality":"cumulative","unit":"s"}"#
                 ),
@@ -242,7 +242,7 @@ fn json() {
             ),
             (
                 &gauge_nan(),
-                r#"{"kind":"gauge","labels":{},"name":"temp","value":null}"#,
+                r#"{"kind":"gauge","labels":{},"name":"temp","value":"NaN"}"#,
             ),
             (
                 &span(),
@@ -332,14 +332,21 @@ fn text_writes_string_bodies_byte_for_byte() {
 
 #[test]
 fn codec_names() {
-    for codec in [Codec::Json, Codec::Logfmt, Codec::Text] {
+    for codec in [
+        Codec::Json,
+        Codec::Logfmt,
+        Codec::Text,
+        #[cfg(feature = "otlp")]
+        Codec::OtlpJson,
+    ] {
         assert_eq!(codec.to_string().parse::<Codec>(), Ok(codec));
         let from_config: Codec = serde_json::from_str(&format!("\"{codec}\"")).unwrap();
         assert_eq!(from_config, codec);
     }
-    assert_eq!(
-        "yaml".parse::<Codec>().unwrap_err().to_string(),
-        "unknown codec `yaml`, expected one of json, logfmt, text"
+    let error = "yaml".parse::<Codec>().unwrap_err().to_string();
+    assert!(
+        error.starts_with("unknown codec `yaml`, expected one of json, logfmt, text"),
+        "{error}"
     );
 }
 
@@ -419,5 +426,116 @@ proptest! {
         // `encode` checks there is exactly one line.
         let _ = encode(Codec::Json, &event);
         let _ = encode(Codec::Logfmt, &event);
+    }
+}
+
+/// Every OpenTelemetry field of a log, a metric and a span survives an
+/// `otlp_json` line: decoded again, the events are equal; the line is one
+/// export request with the spec's encodings (hex ids, 64-bit integers as
+/// strings, enums as integers).
+#[cfg(feature = "otlp")]
+#[test]
+fn regression_otlp_json_keeps_every_field() {
+    let resource = Arc::new(Resource {
+        attributes: obj(&[("service.name", "api".into())]),
+        dropped_attributes_count: 2,
+        schema_url: "https://opentelemetry.io/schemas/1.24.0".into(),
+    });
+    let scope = Arc::new(Scope {
+        name: "lib".into(),
+        version: "1.2".into(),
+        attributes: obj(&[("s", "v".into())]),
+        dropped_attributes_count: 1,
+        schema_url: "https://opentelemetry.io/schemas/1.25.0".into(),
+    });
+    let log = LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_001,
+        observed_time_unix_nano: 1_700_000_000_000_000_002,
+        severity_number: 17,
+        severity_text: Some("ERROR".into()),
+        event_name: Some("browser.page_view".into()),
+        body: Value::from("boom"),
+        attributes: obj(&[("big", Value::Integer(i64::MAX)), ("f", Value::Float(-0.0))]),
+        dropped_attributes_count: 3,
+        trace_id: Some(TraceId([0xab; 16])),
+        span_id: Some(SpanId([0xcd; 8])),
+        flags: 1,
+        resource: Some(resource.clone()),
+        scope: Some(scope.clone()),
+        ..LogRecord::default()
+    };
+    let encoder = Encoder::new(Codec::OtlpJson);
+    let mut out = Vec::new();
+    encoder.encode(&Event::Log(log.clone()), &mut out);
+    let line = out.strip_suffix(b"\n").unwrap();
+    assert!(!line.contains(&b'\n'));
+    let text = std::str::from_utf8(line).unwrap();
+    for wire in [
+        r#""traceId":"abababababababababababababababab""#,
+        r#""spanId":"cdcdcdcdcdcdcdcd""#,
+        r#""timeUnixNano":"1700000000000000001""#,
+        r#""intValue":"9223372036854775807""#,
+        r#""severityNumber":17"#,
+        r#""eventName":"browser.page_view""#,
+        r#""schemaUrl":"https://opentelemetry.io/schemas/1.24.0""#,
+    ] {
+        assert!(text.contains(wire), "{wire} not in {text}");
+    }
+    assert_eq!(logbridge_otlp::decode_logs_json(line).unwrap(), vec![log]);
+
+    let Event::Metric(mut metric) = histogram() else {
+        unreachable!()
+    };
+    metric.scope = Some(scope);
+    metric.start_time_unix_nano = 5;
+    metric.time_unix_nano = 9;
+    let mut out = Vec::new();
+    encoder.encode(&Event::Metric(metric.clone()), &mut out);
+    let back = logbridge_otlp::decode_metrics_json(out.strip_suffix(b"\n").unwrap()).unwrap();
+    assert_eq!(back, vec![metric]);
+
+    let Event::Span(span) = span() else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    encoder.encode(&Event::Span(span.clone()), &mut out);
+    let back = logbridge_otlp::decode_traces_json(out.strip_suffix(b"\n").unwrap()).unwrap();
+    assert_eq!(back, vec![*span]);
+}
+
+/// The `json` view of metrics and spans keeps the schema URLs of their
+/// resource and scope, and the scope's attributes.
+#[test]
+fn regression_json_keeps_schema_urls() {
+    let resource = Arc::new(Resource {
+        schema_url: "https://example.com/r".into(),
+        ..Resource::default()
+    });
+    let scope = Arc::new(Scope {
+        name: "lib".into(),
+        attributes: obj(&[("k", "v".into())]),
+        schema_url: "https://example.com/s".into(),
+        ..Scope::default()
+    });
+    let mut metric = Metric::gauge("g", 1.0, 0);
+    metric.resource = Some(resource.clone());
+    metric.scope = Some(scope.clone());
+    let Event::Span(mut span) = span() else {
+        unreachable!()
+    };
+    span.resource = Some(resource);
+    span.scope = Some(scope);
+    for event in [Event::Metric(metric), Event::Span(span)] {
+        let mut out = Vec::new();
+        Encoder::new(Codec::Json).encode(&event, &mut out);
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.contains(r#""resource_schema_url":"https://example.com/r""#),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#""scope":{"attributes":{"k":"v"},"name":"lib","schema_url":"https://example.com/s"}"#),
+            "{line}"
+        );
     }
 }

@@ -79,26 +79,34 @@ fn put_text(map: &mut ObjectMap, key: &'static str, text: &str) {
     }
 }
 
+/// `resource` (its attributes) and `resource_schema_url`; `scope` as
+/// `name`, `version`, `attributes` and `schema_url`; each when set.
 fn resource_and_scope(map: &mut ObjectMap, resource: &Resource, scope: &Scope) {
     if !resource.attributes.is_empty() {
         put(map, "resource", resource.attributes.clone());
     }
-    if !scope.name.is_empty() {
-        let mut s = ObjectMap::new();
-        put(&mut s, "name", scope.name.as_str());
-        put_text(&mut s, "version", &scope.version);
+    put_text(map, "resource_schema_url", &resource.schema_url);
+    let mut s = ObjectMap::new();
+    put_text(&mut s, "name", &scope.name);
+    put_text(&mut s, "version", &scope.version);
+    if !scope.attributes.is_empty() {
+        put(&mut s, "attributes", scope.attributes.clone());
+    }
+    put_text(&mut s, "schema_url", &scope.schema_url);
+    if !s.is_empty() {
         put(map, "scope", s);
     }
 }
 
 /// A metric point: `name`, `kind`, `temporality`, `labels`, `timestamp`,
 /// `start_timestamp`, then `value` for counters and gauges, `count`, `sum`
-/// and `buckets` (`upper_bound`, `count`; the `+Inf` bound is `null` in
-/// JSON) plus `min` and `max` when known for histograms, `count`, `sum`,
+/// and `buckets` (`upper_bound`, `count`; the `+Inf` bound is the string
+/// `"+Inf"` in JSON) plus `min` and `max` when known for histograms, `count`, `sum`,
 /// `scale`, `zero_count`, `zero_threshold`, `positive` and `negative`
 /// (`offset`, `counts`) for exponential histograms, `count`, `sum` and
 /// `quantiles` for summaries; `exemplars` and `flags` when set;
-/// `unit`, `description`, `resource` and `scope` when set.
+/// `unit`, `description`, `resource`, `resource_schema_url` and `scope`
+/// (with its `schema_url`) when set.
 pub(crate) fn metric_object(m: &Metric) -> ObjectMap {
     let mut map = ObjectMap::new();
     put(&mut map, "name", m.name.as_str());
@@ -222,7 +230,8 @@ pub(crate) fn span_duration_ns(s: &Span) -> i64 {
 /// (`server`, `error`), `status_message`, `start_timestamp`,
 /// `end_timestamp`, `duration_ns`, `attributes`, `events` (`name`,
 /// `timestamp`, `attributes`), `links` (`trace_id`, `span_id`,
-/// `trace_state`, `attributes`), `resource` and `scope`; empty parts and
+/// `trace_state`, `attributes`), `resource`, `resource_schema_url` and
+/// `scope` (with its `schema_url`); empty parts and
 /// zero counts are left out.
 pub(crate) fn span_object(s: &Span) -> ObjectMap {
     let mut map = ObjectMap::new();

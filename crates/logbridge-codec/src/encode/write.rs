@@ -3,7 +3,7 @@
 //!
 //! Everything here is infallible: it writes into memory, never does I/O,
 //! and turns what JSON cannot hold into something it can (invalid UTF-8 to
-//! U+FFFD, NaN and infinities to `null`).
+//! U+FFFD, NaN and infinities to the strings `"NaN"`, `"+Inf"`, `"-Inf"`).
 
 use logbridge_event::{ObjectMap, Value};
 use serde_json::ser::{CompactFormatter, Formatter};
@@ -153,13 +153,20 @@ fn json_object_at(out: &mut Vec<u8>, m: &ObjectMap, depth: usize) {
 }
 
 /// A float in JSON: shortest round-trip form (`2.5`, `3.0`, `1e300`);
-/// NaN and infinities, which JSON cannot hold, as `null`.
+/// NaN and the infinities, which JSON numbers cannot hold,
+/// as the strings Prometheus' JSON API writes (`"NaN"`, `"+Inf"`,
+/// `"-Inf"`), so that they read back as what they were. `-0.0` keeps its
+/// sign.
 pub(crate) fn json_f64(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
         // Writing into a Vec cannot fail.
         let _ = CompactFormatter.write_f64(out, f);
+    } else if f.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if f > 0.0 {
+        out.extend_from_slice(b"\"+Inf\"");
     } else {
-        out.extend_from_slice(b"null");
+        out.extend_from_slice(b"\"-Inf\"");
     }
 }
 
@@ -262,8 +269,10 @@ mod tests {
         }
         assert_eq!(text(|o| json_f64(o, 3.0)), "3.0");
         assert_eq!(text(|o| json_f64(o, 2.5)), "2.5");
-        assert_eq!(text(|o| json_f64(o, f64::NAN)), "null");
-        assert_eq!(text(|o| json_f64(o, f64::NEG_INFINITY)), "null");
+        assert_eq!(text(|o| json_f64(o, -0.0)), "-0.0");
+        assert_eq!(text(|o| json_f64(o, f64::NAN)), "\"NaN\"");
+        assert_eq!(text(|o| json_f64(o, f64::INFINITY)), "\"+Inf\"");
+        assert_eq!(text(|o| json_f64(o, f64::NEG_INFINITY)), "\"-Inf\"");
     }
 
     #[test]

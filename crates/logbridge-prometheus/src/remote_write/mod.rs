@@ -9,6 +9,11 @@
 //! reassembled into histogram points, because remote write gives no such
 //! guarantee: Prometheus shards series across concurrent requests, so the
 //! buckets of one histogram routinely arrive in different requests.
+//! Prometheus sends metadata in requests of their own, apart from the
+//! samples (every `metadata_config.send_interval`), so a receiver keeps
+//! what it was sent in a [`Metadata`] and decodes with
+//! [`decode_write_request_with`]: a series gets its family's metadata from
+//! its own request, else from what was remembered, else none (a gauge).
 //! Prometheus' stale marker (NaN with bits `0x7ff0000000000002`) becomes
 //! [`FLAG_NO_RECORDED_VALUE`]. Exemplars attach to the series' last point
 //! (series without samples drop theirs).
@@ -21,6 +26,7 @@
 pub mod proto;
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use bytes::Bytes;
 use logbridge_event::{
@@ -53,6 +59,84 @@ pub fn decode_write_request(
     body: &[u8],
     max_decompressed: usize,
 ) -> Result<Vec<Metric>, RemoteWriteError> {
+    request_to_metrics(read_write_request(body, max_decompressed)?)
+}
+
+/// [`decode_write_request`] for a receiver that remembers metadata: the
+/// request's metadata is added to `metadata` (under a write lock, taken
+/// only when it brings something new), then its series are decoded with
+/// it.
+pub fn decode_write_request_with(
+    body: &[u8],
+    max_decompressed: usize,
+    metadata: &RwLock<Metadata>,
+) -> Result<Vec<Metric>, RemoteWriteError> {
+    let request = read_write_request(body, max_decompressed)?;
+    // A panic elsewhere while holding the lock leaves the map whole (each
+    // entry is replaced in one step), so a poisoned lock is still used.
+    let read = || metadata.read().unwrap_or_else(|e| e.into_inner());
+    let new = !request.metadata.is_empty() && !read().knows(&request.metadata);
+    if new {
+        metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(&request.metadata);
+    }
+    convert(&request, &read())
+}
+
+/// Families' metadata (type, help, unit) by family name, as remembered
+/// from earlier requests; at most [`Metadata::MAX_FAMILIES`] of them, so a
+/// sender cannot grow it without bound (past that, new families are not
+/// remembered; known ones are still updated).
+#[derive(Debug, Default)]
+pub struct Metadata {
+    families: HashMap<String, MetricMetadata>,
+}
+
+impl Metadata {
+    /// Ten times the families of a large Prometheus (a few thousand).
+    pub const MAX_FAMILIES: usize = 100_000;
+
+    /// How many families are remembered.
+    pub fn len(&self) -> usize {
+        self.families.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.families.is_empty()
+    }
+
+    /// Whether every entry is already remembered as it is (Prometheus sends
+    /// the same metadata again and again).
+    fn knows(&self, entries: &[MetricMetadata]) -> bool {
+        entries.iter().all(|m| {
+            self.families.get(&m.metric_family_name) == Some(m)
+                || (self.families.len() >= Self::MAX_FAMILIES
+                    && !self.families.contains_key(&m.metric_family_name))
+        })
+    }
+
+    fn remember(&mut self, entries: &[MetricMetadata]) {
+        for m in entries {
+            if let Some(known) = self.families.get_mut(&m.metric_family_name) {
+                if known != m {
+                    *known = m.clone();
+                }
+            } else if self.families.len() < Self::MAX_FAMILIES {
+                self.families
+                    .insert(m.metric_family_name.clone(), m.clone());
+            }
+        }
+    }
+}
+
+/// The snappy-framed protobuf request, size-checked (see
+/// [`decode_write_request`]).
+fn read_write_request(
+    body: &[u8],
+    max_decompressed: usize,
+) -> Result<WriteRequest, RemoteWriteError> {
     let claimed = snap::raw::decompress_len(body)?;
     if claimed > max_decompressed {
         return Err(RemoteWriteError::TooLarge {
@@ -63,7 +147,7 @@ pub fn decode_write_request(
     let mut buf = vec![0; claimed];
     let n = snap::raw::Decoder::new().decompress(body, &mut buf)?;
     buf.truncate(n);
-    decode_uncompressed(&buf)
+    Ok(WriteRequest::decode(buf.as_slice())?)
 }
 
 /// Decodes an already decompressed `WriteRequest` protobuf.
@@ -73,11 +157,22 @@ pub fn decode_uncompressed(protobuf: &[u8]) -> Result<Vec<Metric>, RemoteWriteEr
 
 /// Converts a decoded request into points (see the module doc).
 pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWriteError> {
-    let families: HashMap<&str, &MetricMetadata> = request
+    convert(&request, &Metadata::default())
+}
+
+/// Converts a request, its series typed by its own metadata first, then by
+/// `remembered`.
+fn convert(request: &WriteRequest, remembered: &Metadata) -> Result<Vec<Metric>, RemoteWriteError> {
+    let own: HashMap<&str, &MetricMetadata> = request
         .metadata
         .iter()
         .map(|m| (m.metric_family_name.as_str(), m))
         .collect();
+    let family = |name: &str| {
+        own.get(name)
+            .copied()
+            .or_else(|| remembered.families.get(name))
+    };
     let total: usize = request.timeseries.iter().map(|s| s.samples.len()).sum();
     let mut out = Vec::with_capacity(total);
     for series in &request.timeseries {
@@ -95,7 +190,7 @@ pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWr
         }
         let name = name.ok_or(RemoteWriteError::MissingName)?;
         let labels = ObjectMap::from_entries(entries);
-        let (kind, meta) = kind_of(name, &families);
+        let (kind, meta) = kind_of(name, &family);
         let key = KeyString::new(name);
         let first = out.len();
         for sample in &series.samples {
@@ -129,9 +224,9 @@ const SUFFIXES: [&str; 8] = [
 /// a family whose type has samples with the series' suffix.
 fn kind_of<'m>(
     name: &str,
-    families: &HashMap<&str, &'m MetricMetadata>,
+    families: &dyn Fn(&str) -> Option<&'m MetricMetadata>,
 ) -> (MetricKind, Option<&'m MetricMetadata>) {
-    if let Some(m) = families.get(name) {
+    if let Some(m) = families(name) {
         let kind = match MetricType::try_from(m.r#type).unwrap_or(MetricType::Unknown) {
             MetricType::Counter => MetricKind::Counter,
             _ => MetricKind::Gauge,
@@ -142,7 +237,7 @@ fn kind_of<'m>(
         let Some(base) = name.strip_suffix(suffix) else {
             continue;
         };
-        let Some(m) = families.get(base) else {
+        let Some(m) = families(base) else {
             continue;
         };
         let ty = MetricType::try_from(m.r#type).unwrap_or(MetricType::Unknown);

@@ -34,12 +34,57 @@ pub struct Label {
 }
 
 /// `prometheus.Sample`: timestamp in milliseconds.
-#[derive(Clone, Copy, PartialEq, prost::Message)]
+///
+/// Encoded by hand: a derived encoder leaves out a value equal to proto3's
+/// default `0.0`, which `-0.0` is as a float, so `-0` would be read back as
+/// `0`. This one leaves out only the value whose bits are all zero.
+#[derive(Clone, Copy, PartialEq, Debug, Default)]
 pub struct Sample {
-    #[prost(double, tag = "1")]
     pub value: f64,
-    #[prost(int64, tag = "2")]
     pub timestamp: i64,
+}
+
+impl prost::Message for Sample {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        if self.value.to_bits() != 0 {
+            prost::encoding::double::encode(1, &self.value, buf);
+        }
+        if self.timestamp != 0 {
+            prost::encoding::int64::encode(2, &self.timestamp, buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => prost::encoding::double::merge(wire_type, &mut self.value, buf, ctx),
+            2 => prost::encoding::int64::merge(wire_type, &mut self.timestamp, buf, ctx),
+            _ => prost::encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        let value = if self.value.to_bits() != 0 {
+            prost::encoding::double::encoded_len(1, &self.value)
+        } else {
+            0
+        };
+        let timestamp = if self.timestamp != 0 {
+            prost::encoding::int64::encoded_len(2, &self.timestamp)
+        } else {
+            0
+        };
+        value + timestamp
+    }
+
+    fn clear(&mut self) {
+        *self = Sample::default();
+    }
 }
 
 /// `prometheus.Exemplar`: timestamp in milliseconds.

@@ -68,6 +68,40 @@ fn split_suffix(sample: &[u8], family: &[u8]) -> Option<Suffix> {
         .map(|(_, s)| *s)
 }
 
+/// Whether a family of `closed` could write a sample named `sample`.
+fn produced(closed: &FxHashMap<&[u8], FamilyType>, sample: &[u8]) -> bool {
+    if closed
+        .get(sample)
+        .is_some_and(|&ty| allowed(ty, Suffix::Bare, true))
+    {
+        return true;
+    }
+    SUFFIXES.iter().any(|&(text, suffix)| {
+        sample
+            .strip_suffix(text)
+            .and_then(|base| closed.get(base))
+            .is_some_and(|&ty| allowed(ty, suffix, true))
+    })
+}
+
+/// OpenMetrics: "The name of a MetricFamily MUST NOT result in a potential
+/// clash for sample metric names [...] with another MetricFamily", e.g. a
+/// gauge `a_created` and a counter `a` (whose `_created` sample would be
+/// `a_created`), whichever comes first and whether or not either has
+/// samples.
+fn clashes(closed: &FxHashMap<&[u8], FamilyType>, name: &[u8], ty: FamilyType) -> bool {
+    let mut sample = Vec::with_capacity(name.len() + 8);
+    std::iter::once((&b""[..], Suffix::Bare))
+        .chain(SUFFIXES)
+        .filter(|&(_, suffix)| allowed(ty, suffix, true))
+        .any(|(text, _)| {
+            sample.clear();
+            sample.extend_from_slice(name);
+            sample.extend_from_slice(text);
+            produced(closed, &sample)
+        })
+}
+
 /// What a point accumulates, by family type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -296,12 +330,17 @@ impl<'a> Assembler<'a> {
         }
     }
 
-    /// Ends the current family: its open point is emitted.
+    /// Ends the current family: its open point is emitted. OpenMetrics:
+    /// its type is final now, so its sample names are checked against the
+    /// families before it.
     fn close_family(&mut self) -> Result<(), ParseError> {
         self.finish_point()?;
         if let Some(f) = self.family.take()
             && self.strict
         {
+            if clashes(&self.closed, f.name, f.ty) {
+                return Err(self.err(K::FamilyClash));
+            }
             self.closed.insert(f.name, f.ty);
             self.series_seen.clear();
         }
@@ -313,18 +352,8 @@ impl<'a> Assembler<'a> {
     /// one: an untyped family named after the sample.
     fn implicit_family(&mut self, name: &'a [u8]) -> Result<(), ParseError> {
         self.close_family()?;
-        if self.strict {
-            if self.closed.contains_key(name) {
-                return Err(self.err(K::FamilyClash));
-            }
-            for (text, suffix) in SUFFIXES {
-                if let Some(base) = name.strip_suffix(text)
-                    && let Some(&ty) = self.closed.get(base)
-                    && allowed(ty, suffix, true)
-                {
-                    return Err(self.err(K::FamilyClash));
-                }
-            }
+        if self.strict && (self.closed.contains_key(name) || produced(&self.closed, name)) {
+            return Err(self.err(K::FamilyClash));
         }
         self.family = Some(Family::new(name));
         Ok(())
@@ -399,6 +428,11 @@ impl<'a> Assembler<'a> {
                     .and_then(|raw| parse_bound(raw, strict))
                     .filter(|q| !strict || (0.0..=1.0).contains(q))
                     .ok_or_else(|| self.err(K::InvalidQuantile))?;
+                // "Quantile values MUST NOT be negative"; NaN is how a
+                // quantile without events is written, so it stays.
+                if strict && v < 0.0 {
+                    return Err(self.err(K::NegativeQuantileValue));
+                }
             }
             (Shape::Counter, Suffix::Total | Suffix::Bare)
             | (_, Suffix::Count | Suffix::GCount)
@@ -670,9 +704,11 @@ impl<'a> Assembler<'a> {
                     if p.count.is_some_and(|c| c != inf) {
                         return fail(K::CountMismatch);
                     }
-                    if p.sum.is_some() && p.count.is_none()
-                        || (gauge && p.count.is_some() && p.sum.is_none())
-                    {
+                    // "If and only if a Sum Value is present [...] the +Inf
+                    // Bucket value MUST also appear in a Sample with [...]
+                    // `_count`": a count without a sum is as wrong as the
+                    // reverse, for histograms as for gauge histograms.
+                    if p.sum.is_some() != p.count.is_some() {
                         return fail(K::SumWithoutCount);
                     }
                     if let Some(sum) = p.sum {

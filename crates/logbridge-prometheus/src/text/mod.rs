@@ -179,6 +179,8 @@ pub enum ParseErrorKind {
     InvalidCounterValue,
     #[error("missing or invalid `quantile` label")]
     InvalidQuantile,
+    #[error("quantile value negative")]
+    NegativeQuantileValue,
     #[error("stateset samples need a label named after the family and value 0 or 1")]
     InvalidStateSet,
     #[error("info samples must be named `*_info` with value 1")]

@@ -71,8 +71,8 @@ pub struct S3SinkConfig {
     /// its first event has waited `timeout_secs`.
     #[serde(default)]
     pub batch: BatchConfig<S3Batch>,
-    /// Object name extension without the dot; defaults to `json` or `log`
-    /// (by codec) plus `.gz` / `.zst` (by compression). Empty for none.
+    /// Object name extension without the dot; defaults to `json` (`json`,
+    /// `otlp_json`), `log` or `parquet` (by codec) plus `.gz` / `.zst` (by compression). Empty for none.
     #[serde(default)]
     pub filename_extension: Option<String>,
 }
@@ -81,9 +81,11 @@ pub struct S3SinkConfig {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3EncodingConfig {
-    /// `json` (one object per line), `logfmt`, `text` (the message only) or
-    /// `parquet` (columns from the fields seen in each object, or from
-    /// `encoding.parquet.schema`).
+    /// `json` (one object per line), `logfmt`, `text` (the message only),
+    /// `otlp_json` (one OTLP/JSON export request per line, keeping every
+    /// OpenTelemetry field: the way to archive OTLP data; with the
+    /// `otlp-grpc` feature, on by default) or `parquet` (columns from the
+    /// fields seen in each object, or from `encoding.parquet.schema`).
     pub codec: S3Codec,
     /// Parquet options, for `codec = "parquet"`.
     #[serde(default)]
@@ -97,6 +99,8 @@ pub enum S3Codec {
     Json,
     Logfmt,
     Text,
+    #[cfg(feature = "otlp")]
+    OtlpJson,
     Parquet,
 }
 
@@ -203,6 +207,8 @@ impl S3SinkConfig {
             S3Codec::Json => CodecName::Json,
             S3Codec::Logfmt => CodecName::Logfmt,
             S3Codec::Text => CodecName::Text,
+            #[cfg(feature = "otlp")]
+            S3Codec::OtlpJson => CodecName::OtlpJson,
             S3Codec::Parquet => {
                 let options = self.encoding.parquet.clone().unwrap_or_default();
                 parquet::validate(&options)
@@ -249,6 +255,8 @@ impl SinkConfig for S3SinkConfig {
 fn default_extension(codec: S3Codec, compression: Compression) -> String {
     let base = match codec {
         S3Codec::Json => "json",
+        #[cfg(feature = "otlp")]
+        S3Codec::OtlpJson => "json",
         S3Codec::Logfmt | S3Codec::Text => "log",
         S3Codec::Parquet => "parquet",
     };

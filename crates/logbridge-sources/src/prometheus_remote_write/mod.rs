@@ -6,8 +6,16 @@
 //! (counted as an error) when the body is not a remote-write request, which
 //! Prometheus does not retry; 401, 413, and 429/503 with `Retry-After`
 //! (which Prometheus retries) as [`crate::request`] maps them.
+//!
+//! Prometheus sends metadata (type, help, unit per family) in requests of
+//! their own; the source remembers it (up to
+//! [`Metadata::MAX_FAMILIES`] families, for as long as it runs) and gives
+//! it to the series of later requests, so a counter arrives as a counter
+//! with its help text. Series that arrive before their family's metadata
+//! are gauges without help.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -17,14 +25,17 @@ use axum::routing::post;
 use http::{HeaderMap, StatusCode, header};
 use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
 use logbridge_event::{DataKind, Event};
-use logbridge_prometheus::{RemoteWriteError, decode_write_request};
+use logbridge_prometheus::{Metadata, RemoteWriteError, decode_write_request_with};
 use serde::Deserialize;
 
 use logbridge_net::receive::{AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Prometheus remote-write 1.0 requests (`remote_write` of a
-/// Prometheus, an agent, or any sender of the protocol).
+/// Prometheus, an agent, or any sender of the protocol). The metadata
+/// Prometheus sends in requests of their own (type, help, unit; see its
+/// `metadata_config`) is remembered and given to the series of later
+/// requests.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusRemoteWriteSourceConfig {
@@ -63,8 +74,13 @@ impl SourceConfig for PrometheusRemoteWriteSourceConfig {
             &self.receive,
         )?;
         let path = self.path.clone();
-        Ok(listener
-            .into_source(move |push, _| Router::new().route(&path, post(write)).with_state(push)))
+        Ok(listener.into_source(move |push, _| {
+            let state = WriteState {
+                push,
+                metadata: Arc::new(RwLock::new(Metadata::default())),
+            };
+            Router::new().route(&path, post(write)).with_state(state)
+        }))
     }
 
     fn outputs(&self) -> Vec<OutputDef> {
@@ -76,14 +92,27 @@ impl SourceConfig for PrometheusRemoteWriteSourceConfig {
     }
 }
 
-async fn write(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    match handle(&push, headers, body).await {
+/// What a request handler needs: the push path and the metadata
+/// remembered from earlier requests.
+#[derive(Clone)]
+struct WriteState {
+    push: PushContext,
+    metadata: Arc<RwLock<Metadata>>,
+}
+
+async fn write(State(state): State<WriteState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state.push, &state.metadata, headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(push: &PushContext, mut headers: HeaderMap, body: Body) -> Result<(), HttpError> {
+async fn handle(
+    push: &PushContext,
+    metadata: &Arc<RwLock<Metadata>>,
+    mut headers: HeaderMap,
+    body: Body,
+) -> Result<(), HttpError> {
     // Snappy is the protocol's framing, undone by the decoder with its own
     // size check; only other encodings are for `read_body` to undo.
     let snappy = headers
@@ -98,8 +127,9 @@ async fn handle(push: &PushContext, mut headers: HeaderMap, body: Body) -> Resul
     }
     headers.remove(header::CONTENT_ENCODING);
     let max = push.limits.max_decompressed_bytes;
+    let metadata = Arc::clone(metadata);
     push.push(&headers, body, None, move |body| {
-        let metrics = decode_write_request(&body, max).map_err(|e| match e {
+        let metrics = decode_write_request_with(&body, max, &metadata).map_err(|e| match e {
             RemoteWriteError::TooLarge { .. } => {
                 HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
             }
