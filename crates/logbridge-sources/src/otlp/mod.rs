@@ -180,13 +180,18 @@ impl Source for OtlpSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
         let shared = PushContext::new(&cx, self.config.auth.as_ref(), &self.config.receive);
         let mut servers = Vec::new();
+        let limits = self.config.receive.connection_limits();
         if self.config.grpc.enabled {
-            let server = Server::bind(self.config.grpc.address, self.grpc_tls.clone()).await?;
+            let server = Server::bind(self.config.grpc.address, self.grpc_tls.clone())
+                .await?
+                .with_limits(limits);
             info!(message = "Listening for OTLP/gRPC.", address = %server.local_addr()?, tls = self.grpc_tls.is_some());
             servers.push((server, grpc::router(shared.clone())));
         }
         if self.config.http.enabled {
-            let server = Server::bind(self.config.http.address, self.http_tls.clone()).await?;
+            let server = Server::bind(self.config.http.address, self.http_tls.clone())
+                .await?
+                .with_limits(limits);
             info!(message = "Listening for OTLP/HTTP.", address = %server.local_addr()?, tls = self.http_tls.is_some());
             servers.push((server, http_routes::router(shared.clone())));
         }
