@@ -71,13 +71,42 @@ pub fn decode_uncompressed(protobuf: &[u8]) -> Result<Vec<Metric>, RemoteWriteEr
     request_to_metrics(WriteRequest::decode(protobuf)?)
 }
 
-/// Converts a decoded request into points (see the module doc).
-pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWriteError> {
-    let families: HashMap<&str, &MetricMetadata> = request
+/// What [`request_to_metrics`] copies for every sample beyond what the
+/// request holds, as `(entries, bytes)`: each point gets its series'
+/// labels (one map entry each, and their names) and its family's help and
+/// unit. For a caller that bounds memory before converting.
+pub fn request_point_copies(request: &WriteRequest) -> (usize, usize) {
+    let families = families(request);
+    let (mut entries, mut bytes) = (0usize, 0usize);
+    for series in &request.timeseries {
+        let samples = series.samples.len();
+        let name = series
+            .labels
+            .iter()
+            .find(|l| l.name == "__name__")
+            .map_or("", |l| l.value.as_str());
+        let meta = kind_of(name, &families).1;
+        let each = name.len()
+            + series.labels.iter().map(|l| l.name.len()).sum::<usize>()
+            + meta.map_or(0, |m| m.help.len() + m.unit.len());
+        entries = entries.saturating_add(samples.saturating_mul(series.labels.len()));
+        bytes = bytes.saturating_add(samples.saturating_mul(each));
+    }
+    (entries, bytes)
+}
+
+/// The request's metadata by family name.
+fn families(request: &WriteRequest) -> HashMap<&str, &MetricMetadata> {
+    request
         .metadata
         .iter()
         .map(|m| (m.metric_family_name.as_str(), m))
-        .collect();
+        .collect()
+}
+
+/// Converts a decoded request into points (see the module doc).
+pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWriteError> {
+    let families = families(&request);
     let total: usize = request.timeseries.iter().map(|s| s.samples.len()).sum();
     let mut out = Vec::with_capacity(total);
     for series in &request.timeseries {

@@ -53,9 +53,12 @@ async fn export(shared: PushContext, signal: Signal, headers: HeaderMap, body: B
         }
     };
     let result = shared
-        .push(&headers, body, Some(signal.output()), move |body| {
-            signal.decode(&body, json).map_err(HttpError::bad_request)
-        })
+        .push(
+            &headers,
+            body,
+            Some(signal.output()),
+            move |body, charge| super::decode::decode(signal, &body, json, charge),
+        )
         .await;
     match result {
         Ok(()) => success(json),

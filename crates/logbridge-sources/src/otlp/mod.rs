@@ -6,9 +6,11 @@
 //! three named outputs, `logs`, `metrics` and `traces` (`<id>.logs`, ...),
 //! answering each request once the sinks hold its data. This module holds
 //! the options and the run loop (either listener may be turned off);
-//! `grpc` the three gRPC services, `http_routes` the HTTP routes.
+//! `grpc` the three gRPC services, `http_routes` the HTTP routes, `decode`
+//! what both do with a body.
 //! Conversions live in `logbridge-otlp`.
 
+mod decode;
 mod grpc;
 mod http_routes;
 
