@@ -16,47 +16,28 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use http::HeaderMap;
 
 use logbridge_net::receive::PushContext;
 use logbridge_otlp::Signal;
 
 pub(super) fn router(shared: PushContext) -> Router {
-    Router::new()
-        .route(
-            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            post(logs),
-        )
-        .route(
-            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-            post(metrics),
-        )
-        .route(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            post(traces),
-        )
-        .fallback(unimplemented)
-        .with_state(shared)
+    super::signal_routes(shared, path, export).fallback(unimplemented)
+}
+
+/// The path of a signal's `Export` method.
+fn path(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    }
 }
 
 /// Any other method.
 async fn unimplemented() -> Response {
     tonic::Status::unimplemented("no such method").into_http()
-}
-
-async fn logs(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Logs, headers, body).await
-}
-
-async fn metrics(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Metrics, headers, body).await
-}
-
-async fn traces(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Traces, headers, body).await
 }
 
 async fn export(shared: PushContext, signal: Signal, headers: HeaderMap, body: Body) -> Response {

@@ -17,6 +17,13 @@ mod http_routes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use http::HeaderMap;
+
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, OutputDef, Source, SourceConfig, SourceContext,
 };
@@ -110,6 +117,24 @@ impl Default for HttpListenerConfig {
             tls: None,
         }
     }
+}
+
+/// A router with a `POST` route for each signal at `path(signal)`, each
+/// handled by `export` with its signal.
+fn signal_routes<F, Fut>(shared: PushContext, path: fn(Signal) -> &'static str, export: F) -> Router
+where
+    F: Fn(PushContext, Signal, HeaderMap, Body) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let mut router = Router::new();
+    for signal in [Signal::Logs, Signal::Metrics, Signal::Traces] {
+        let export = export.clone();
+        let handler = move |State(shared): State<PushContext>, headers: HeaderMap, body: Body| {
+            export(shared, signal, headers, body)
+        };
+        router = router.route(path(signal), post(handler));
+    }
+    router.with_state(shared)
 }
 
 /// ALPN for a listener serving both HTTP/2 (gRPC) and HTTP/1.1.
