@@ -119,6 +119,7 @@ inputs = ["h", "o.logs", "o.metrics", "o.traces"]
 }
 
 const REFUSED: &str = "logbridge_component_refused_requests_total";
+const RECEIVED: &str = "logbridge_component_received_events_total";
 
 async fn post(
     client: reqwest::Client,
@@ -208,39 +209,86 @@ fn regression_small_compressed_bodies_cannot_take_the_memory() {
     assert!(metric(admin, REFUSED, "o", Some("too_many_events")) >= 2);
     let refused = metric(admin, REFUSED, "h", None) + metric(admin, REFUSED, "o", None);
     assert_eq!(refused, 66, "every refusal is counted once");
-    assert_eq!(
-        metric(
-            admin,
-            "logbridge_component_received_events_total",
-            "h",
-            None
-        ),
-        0
-    );
+    assert_eq!(metric(admin, RECEIVED, "h", None), 0);
     rt.block_on(async {
-        let fine = post(
-            client.clone(),
-            http_url,
-            "text/plain",
-            gzip(b"a\nb\n"),
-            true,
-        );
+        let url = http_url.clone();
+        let fine = post(client.clone(), url, "text/plain", gzip(b"a\nb\n"), true);
         assert_eq!(fine.await, 200);
         let body = b"{\"resourceLogs\":[]}".to_vec();
+        let fine = post(
+            client.clone(),
+            otlp_url.clone(),
+            "application/json",
+            body,
+            false,
+        );
+        assert_eq!(fine.await, 200);
+    });
+    assert_eq!(metric(admin, RECEIVED, "h", None), 2);
+    // Large requests of ordinary data still fit the default budget.
+    rt.block_on(async {
+        let lines = ndjson_lines(30_000);
+        assert!(lines.len() > 10 << 20);
+        let ndjson = "application/x-ndjson";
         assert_eq!(
-            post(client, otlp_url, "application/json", body, false).await,
+            post(client.clone(), http_url, ndjson, lines, false).await,
             200
         );
+        let records = otlp_records(40_000);
+        assert!(records.len() > 7 << 20);
+        assert_eq!(post(client, otlp_url, protobuf, records, false).await, 200);
     });
-    assert_eq!(
-        metric(
-            admin,
-            "logbridge_component_received_events_total",
-            "h",
-            None
-        ),
-        2
-    );
+    assert_eq!(metric(admin, RECEIVED, "h", None), 30_002);
+    assert_eq!(metric(admin, RECEIVED, "o", None), 40_000);
+}
+
+/// `n` NDJSON lines of ten string fields each, about 360 bytes a line.
+fn ndjson_lines(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let fields: Vec<String> = (0..10)
+            .map(|f| format!("\"field{f}\":\"value {i} padded a bit\""))
+            .collect();
+        writeln!(out, "{{{}}}", fields.join(",")).unwrap();
+    }
+    out
+}
+
+/// An OTLP logs request of `n` records, each with a 100-byte body and five
+/// attributes.
+fn otlp_records(n: usize) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use prost::Message;
+    let text = |s: String| AnyValue {
+        value: Some(any_value::Value::StringValue(s)),
+    };
+    let log_records = (0..n)
+        .map(|i| LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000,
+            severity_number: 9,
+            body: Some(text(format!("line {i} {}", "x".repeat(100)))),
+            attributes: (0..5)
+                .map(|k| KeyValue {
+                    key: format!("k{k}"),
+                    value: Some(text(format!("v{k}"))),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
 }
 
 /// Raises this test process' open-files limit, for the connections it

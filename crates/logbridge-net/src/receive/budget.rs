@@ -11,7 +11,8 @@
 //! first (lines, JSON tokens, protobuf messages: see [`census`]) and paid
 //! before anything is built. The memory is given back once the request is
 //! answered (after the sinks' acknowledgement), so it also covers the
-//! events while the pipeline holds them.
+//! events while the pipeline holds them (with acknowledgements off, once
+//! the pipeline has taken them: its bounded queues hold them then).
 //!
 //! A request that needs more than is left waits up to `max_wait_secs` and
 //! is then answered "retry later"; one that needs more than the whole
@@ -38,10 +39,11 @@ use super::request::{HttpError, Meter, inflate};
 /// records and one-byte lines, the worst cases, at 450 to 650 bytes.
 pub const EVENT_BYTES: usize = 640;
 
-/// What one node costs: an attribute, label, JSON value or protobuf
-/// message below an event, as the decoder holds it (a prost `KeyValue` is
-/// 64 bytes, twice that in a vector grown by doubling) and as the event
-/// model holds it (an entry of 64 bytes).
+/// What one node costs: an attribute, label, JSON value or repeated
+/// protobuf message below an event, as the decoder holds it (a prost
+/// `KeyValue` is 64 bytes, twice that in a vector grown by doubling) and
+/// as the event model holds it (an entry of 64 bytes). Measured against
+/// OTLP/JSON (a tree of values, then messages, then events) at 180 bytes.
 pub const NODE_BYTES: usize = 192;
 
 /// The budget is counted in units of this many bytes, so that a

@@ -24,7 +24,8 @@ pub struct Census {
     pub events: usize,
     /// Things below events that take an allocation or an entry each.
     pub nodes: usize,
-    /// Bytes decoding copies out of the body.
+    /// Bytes decoding copies out of the body (with what each copy costs
+    /// beyond its length).
     pub copied: usize,
 }
 
@@ -179,17 +180,25 @@ pub struct Message {
 /// What a field of a [`Message`] builds.
 #[derive(Clone, Copy)]
 pub enum Field {
-    /// A nested message (one node), read with its own table.
+    /// A repeated nested message (one node: an element of a vector, and
+    /// what the event model makes of it), read with its own table.
     Message(&'static Message),
+    /// A singular nested message, held inside its parent (no node of its
+    /// own), read with its own table.
+    Inline(&'static Message),
     /// A nested message that becomes one event.
     Event(&'static Message),
-    /// A string or bytes field: one node, its bytes copied.
+    /// A string or bytes field: an allocation of its length.
     Bytes,
     /// A repeated varint field: a packed byte may become eight.
     Varints,
     /// A repeated fixed-size field (`fixed64`, `double`).
     Fixed,
 }
+
+/// What an allocation costs beyond its length (the allocator's rounding
+/// and bookkeeping, a second small copy).
+const ALLOCATION_BYTES: usize = 32;
 
 /// Protobuf nests at most this deep, as prost decodes it.
 const MAX_DEPTH: usize = 100;
@@ -236,14 +245,12 @@ fn walk(buf: &[u8], message: &Message, depth: usize, out: &mut Census) -> Result
                         out.nodes += 1;
                         walk(payload, m, depth + 1, out)?;
                     }
+                    Some(Field::Inline(m)) => walk(payload, m, depth + 1, out)?,
                     Some(Field::Event(m)) => {
                         out.events += 1;
                         walk(payload, m, depth + 1, out)?;
                     }
-                    Some(Field::Bytes) => {
-                        out.nodes += 1;
-                        out.copied += len;
-                    }
+                    Some(Field::Bytes) => out.copied += len + ALLOCATION_BYTES,
                     Some(Field::Varints) => out.copied += len.saturating_mul(8),
                     Some(Field::Fixed) => out.copied += len,
                     None => {}
@@ -378,8 +385,8 @@ mod tests {
             c,
             Census {
                 events: 2,
-                nodes: 2,
-                copied: 3 + 16
+                nodes: 1,
+                copied: 3 + ALLOCATION_BYTES + 16
             }
         );
         assert!(protobuf(&[0x0a, 0x05, 0x00], &ROOT).is_err());

@@ -204,17 +204,23 @@ async fn handle(
 }
 
 /// Pays for what decoding a body builds, before it is built: one event a
-/// line (or JSON array element), and for JSON one node a token.
+/// line (or JSON array element), and for JSON one node every two tokens
+/// (the parser makes one map entry of a key and its value, or one value of
+/// an array element and its comma).
 fn pay(decoding: HttpDecoding, body: &[u8], charge: &mut Charge) -> Result<(), HttpError> {
-    match decoding {
-        HttpDecoding::Json => charge.census(&census::json(body, &[])?),
-        HttpDecoding::Ndjson => charge.census(&Census {
+    let census = match decoding {
+        HttpDecoding::Json => census::json(body, &[])?,
+        HttpDecoding::Ndjson => Census {
             events: census::lines(body),
             nodes: census::json_tokens(body),
             copied: body.len(),
-        }),
-        HttpDecoding::Text | HttpDecoding::Auto => charge.events(census::lines(body)),
-    }
+        },
+        HttpDecoding::Text | HttpDecoding::Auto => return charge.events(census::lines(body)),
+    };
+    charge.census(&Census {
+        nodes: census.nodes / 2,
+        ..census
+    })
 }
 
 /// `%http.path` and the configured headers as `%http.headers.<name>`.
