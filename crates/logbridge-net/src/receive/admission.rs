@@ -108,6 +108,7 @@ impl Receiver {
         if logged.entry(cause).or_default().allow() {
             tracing::warn!(
                 message = "Refused a request.",
+                component_id = %self.metrics.id,
                 reason = cause,
                 status = error.status.as_u16(),
                 detail = %error.message,

@@ -290,7 +290,13 @@ pub(crate) fn refusal(short: Short, limits: &ReceiveConfig) -> HttpError {
             limits.max_memory_bytes
         ))
         .with_cause("over_memory_budget"),
-        Short::Busy => HttpError::from(super::Refusal::Overloaded).with_cause("memory_busy"),
+        Short::Busy => HttpError {
+            message: format!(
+                "no room in the receiver's memory budget within {} s, retry later",
+                limits.max_wait_secs
+            ),
+            ..HttpError::from(super::Refusal::Overloaded).with_cause("memory_busy")
+        },
     }
 }
 

@@ -337,7 +337,7 @@ const INFLATE_STEP: usize = 64 * 1024;
 /// Inflates through a reader capped at `max + 1` bytes into a buffer of
 /// the `hint`ed size, doubled when the hint falls short. Growing copies
 /// the buffer, so the old and the new one are both paid for while it
-/// does; the result is trimmed to its length.
+/// does; the result is trimmed to its length when doubling left much over.
 fn inflate_from(
     reader: impl Read,
     hint: usize,
@@ -372,7 +372,9 @@ fn inflate_from(
             break;
         }
     }
-    if out.capacity() > out.len() {
+    // Trimming copies the body; worth it only for what doubling left over
+    // (a right hint leaves one byte).
+    if out.capacity() - out.len() > out.len() / 8 {
         let held = out.capacity();
         meter.grow(out.len())?;
         out.shrink_to_fit();
