@@ -291,6 +291,158 @@ fn otlp_records(n: usize) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// A remote-write request of one series with `n` samples, snappy-framed.
+fn remote_write(n: usize) -> Vec<u8> {
+    let label = [&[0x0a, 0x08][..], b"__name__", &[0x12, 0x01], b"m"].concat();
+    let mut series = vec![0x0a];
+    series.extend(varint(label.len()));
+    series.extend(label);
+    series.extend([0x12, 0x00].repeat(n));
+    let mut request = vec![0x0a];
+    request.extend(varint(series.len()));
+    request.extend(series);
+    snap::raw::Encoder::new().compress_vec(&request).unwrap()
+}
+
+/// A Thrift binary `Batch` whose span list says `n` spans, followed by
+/// bytes that could hold them (the count is read before any span is).
+fn jaeger_batch(n: u8) -> Vec<u8> {
+    let process = [0x0c, 0x00, 0x01, 0x0b, 0x00, 0x01, 0, 0, 0, 1, b's', 0x00];
+    let spans = [0x0f, 0x00, 0x02, 0x0c, 0, 0, 0, n];
+    [&process[..], &spans, &[0; 100]].concat()
+}
+
+/// Every push source counts a request's events before building them: one
+/// over `max_events_per_request` gets 413 and is counted, whatever the
+/// source and encoding.
+#[test]
+fn regression_every_push_source_refuses_requests_over_max_events() {
+    let env = Env::new();
+    let ports: Vec<u16> = (0..9).map(|_| free_port()).collect();
+    let [http, grpc, otlp, loki, zipkin, jaeger, udp, rw, admin] = ports[..] else {
+        unreachable!()
+    };
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"
+data_dir = "{{dir}}/data"
+[admin]
+address = "127.0.0.1:{admin}"
+[sources.http]
+type = "http"
+address = "127.0.0.1:{http}"
+receive.max_events_per_request = 2
+[sources.otlp]
+type = "otlp"
+grpc.address = "127.0.0.1:{grpc}"
+http.address = "127.0.0.1:{otlp}"
+receive.max_events_per_request = 2
+[sources.loki]
+type = "loki"
+address = "127.0.0.1:{loki}"
+receive.max_events_per_request = 2
+[sources.zipkin]
+type = "zipkin"
+address = "127.0.0.1:{zipkin}"
+receive.max_events_per_request = 2
+[sources.jaeger]
+type = "jaeger"
+thrift_compact_udp.address = "127.0.0.1:{udp}"
+thrift_compact_udp.enabled = false
+thrift_http.address = "127.0.0.1:{jaeger}"
+thrift_http.receive.max_events_per_request = 2
+[sources.rw]
+type = "prometheus_remote_write"
+address = "127.0.0.1:{rw}"
+receive.max_events_per_request = 2
+[sinks.out]
+type = "blackhole"
+inputs = ["http", "otlp.logs", "loki", "zipkin", "jaeger", "rw"]
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &[]));
+    for port in [http, otlp, loki, zipkin, jaeger, rw, admin] {
+        wait_listening(&mut p, port);
+    }
+    let three_records = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{},{},{}]}]}]}"#;
+    let three_entries =
+        br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"],["2","y"],["3","z"]]}]}"#;
+    let requests: [(&str, u16, &str, &str, Vec<u8>); 6] = [
+        (
+            "http",
+            http,
+            "/",
+            "text/plain",
+            b"a
+b
+c
+"
+            .to_vec(),
+        ),
+        (
+            "otlp",
+            otlp,
+            "/v1/logs",
+            "application/json",
+            three_records.to_vec(),
+        ),
+        (
+            "loki",
+            loki,
+            "/loki/api/v1/push",
+            "application/json",
+            three_entries.to_vec(),
+        ),
+        (
+            "zipkin",
+            zipkin,
+            "/api/v2/spans",
+            "application/json",
+            b"[{},{},{}]".to_vec(),
+        ),
+        (
+            "jaeger",
+            jaeger,
+            "/api/traces",
+            "application/x-thrift",
+            jaeger_batch(3),
+        ),
+        (
+            "rw",
+            rw,
+            "/api/v1/write",
+            "application/x-protobuf",
+            remote_write(3),
+        ),
+    ];
+    for (source, port, path, content_type, body) in requests {
+        assert_eq!(
+            raw_post(port, path, content_type, &body).unwrap(),
+            413,
+            "{source}"
+        );
+        assert_eq!(
+            metric(admin, REFUSED, source, Some("too_many_events")),
+            1,
+            "{source}"
+        );
+    }
+    // Within the limit, the same shapes are taken.
+    assert_eq!(raw_post(http, "/", "text/plain", b"a\nb\n").unwrap(), 200);
+    assert_eq!(
+        raw_post(
+            rw,
+            "/api/v1/write",
+            "application/x-protobuf",
+            &remote_write(2)
+        )
+        .unwrap(),
+        204
+    );
+}
+
 /// Raises this test process' open-files limit, for the connections it
 /// opens itself.
 fn raise_own_open_files_limit(needed: u64) {
