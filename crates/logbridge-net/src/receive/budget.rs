@@ -18,7 +18,7 @@
 //! is then answered "retry later"; one that needs more than the whole
 //! budget, or carries more than `max_events_per_request` events, is
 //! refused as too large. This module must not allocate on a request's
-//! behalf: it only accounts.
+//! behalf before it is paid for (it inflates bodies, paying first).
 //!
 //! [`census`]: super::census
 
@@ -36,7 +36,7 @@ use super::request::{HttpError, Meter, inflate};
 /// itself (240 bytes), its slot in a vector that grows by doubling, the
 /// decoder's own record of it (a prost message, a JSON object) and small
 /// per-event maps (a source's metadata). Measured with empty OTLP log
-/// records and one-byte lines, the worst cases, at 450 to 650 bytes.
+/// records and one-byte lines, the worst cases, at 390 to 650 bytes.
 pub const EVENT_BYTES: usize = 640;
 
 /// What one node costs: an attribute, label, JSON value or repeated
