@@ -30,6 +30,7 @@
 
 mod rules;
 mod selector;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -151,11 +152,7 @@ pub async fn bind(
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
-    let server = async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.wait().await })
-            .await
-    };
+    let server = serve::serve(listener, app, stop);
     Ok((local, server))
 }
 

@@ -152,6 +152,13 @@ impl ComponentMetrics {
         lock(&self.gauges).insert((def, render_labels(labels)), value);
     }
 
+    /// Adds `delta` to a gauge's (or counter's) value for one label set.
+    pub fn add_to_gauge(&self, def: &'static GaugeDef, labels: &[(&str, &str)], delta: i64) {
+        *lock(&self.gauges)
+            .entry((def, render_labels(labels)))
+            .or_default() += delta;
+    }
+
     /// Removes a gauge's label set (a partition this consumer lost).
     pub fn remove_gauge(&self, def: &'static GaugeDef, labels: &[(&str, &str)]) {
         lock(&self.gauges).remove(&(def, render_labels(labels)));
@@ -512,8 +519,11 @@ mod tests {
         let r = Registry::new();
         let m = r.register("rules", ComponentKind::Transform, "rules");
         m.set_gauge(&MISSED, &[("group", "g")], 2);
+        m.add_to_gauge(&MISSED, &[("group", "g")], 3);
+        m.add_to_gauge(&MISSED, &[("group", "h")], 1);
         let text = r.render();
         assert!(text.contains("# TYPE logbridge_test_missed_total counter\n"));
-        assert!(text.contains("group=\"g\"} 2"));
+        assert!(text.contains("group=\"g\"} 5"));
+        assert!(text.contains("group=\"h\"} 1"));
     }
 }

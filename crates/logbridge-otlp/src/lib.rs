@@ -81,7 +81,9 @@ pub use json::{
     traces_request_to_json,
 };
 pub use logs::{decode_logs, encode_logs, logs_from_request, logs_to_request};
-pub use metrics::{decode_metrics, encode_metrics, metrics_from_request, metrics_to_request};
+pub use metrics::{
+    decode_metrics, encode_metrics, metrics_from_request, metrics_point_copies, metrics_to_request,
+};
 /// The request types the request-level functions take and give, so that a
 /// caller need not name `opentelemetry-proto`'s module paths (nor risk
 /// another version of them).

@@ -82,6 +82,20 @@ pub fn metrics_from_request(request: ExportMetricsServiceRequest) -> Vec<Metric>
     out
 }
 
+/// The bytes [`metrics_from_request`] copies beyond what the request
+/// holds: every point gets its metric's name, description and unit, so a
+/// long description over many points costs its length once a point. For a
+/// caller that bounds memory before converting.
+pub fn metrics_point_copies(request: &ExportMetricsServiceRequest) -> usize {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| point_count(m).saturating_mul(m.name.len() + m.description.len() + m.unit.len()))
+        .fold(0, usize::saturating_add)
+}
+
 fn point_count(metric: &proto::Metric) -> usize {
     match &metric.data {
         None => 0,

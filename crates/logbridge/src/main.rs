@@ -35,6 +35,7 @@ const EXIT_CONFIG: u8 = 78;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    raise_open_files_limit();
     match cli.command {
         Some(Command::Run(args)) => run(*args),
         None => run(cli.run),
@@ -52,6 +53,24 @@ fn main() -> ExitCode {
         Some(Command::Test(TestCommand::Rules { files, verbose })) => {
             test_files::rules(&files, verbose)
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: every connection,
+/// file and socket takes a descriptor, and the common soft default (1024)
+/// lets a few hundred clients starve every listener, the admin server
+/// included. Listeners bound their connections (`max_connections`) within
+/// what this gives.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(message = "Cannot raise the open files limit.", soft, hard, %error);
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(message = "Cannot read the open files limit.", %error),
     }
 }
 

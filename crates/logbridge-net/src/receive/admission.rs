@@ -1,17 +1,28 @@
 //! Admission and delivery: at most `max_concurrent_requests` requests in
 //! flight (past it, "retry later" at once: queueing is what the bound
-//! prevents), events handed to the pipeline within `max_wait_secs`, and
-//! the sinks' acknowledgement awaited within `ack_timeout_secs`.
+//! prevents), the receiver's memory budget, events handed to the pipeline
+//! within `max_wait_secs`, the sinks' acknowledgement awaited within
+//! `ack_timeout_secs`, and every refused request counted (by reason) and
+//! logged (once per reason per interval).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use logbridge_component::SourceOutputs;
-use logbridge_component::telemetry::ComponentMetrics;
+use logbridge_component::telemetry::{ComponentMetrics, GaugeDef, RateLimit};
 use logbridge_event::{BatchNotifier, BatchStatus, Event, EventBatch, Finalizers};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use super::ReceiveConfig;
+use super::budget::MemoryBudget;
+use super::{HttpError, ReceiveConfig};
+
+/// Requests a receiver answered with anything but success, by `reason`.
+static REFUSED: GaugeDef = GaugeDef {
+    name: "logbridge_component_refused_requests_total",
+    help: "Requests the receiver refused, by reason.",
+    counter: true,
+};
 
 /// Why a request's data was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +54,9 @@ pub struct Receiver {
     out: SourceOutputs,
     metrics: Arc<ComponentMetrics>,
     permits: Arc<Semaphore>,
+    pub(crate) budget: MemoryBudget,
+    /// One log line per reason per interval.
+    logged: Arc<Mutex<HashMap<&'static str, RateLimit>>>,
     acknowledgements: bool,
     max_wait: Duration,
     ack_timeout: Duration,
@@ -57,6 +71,8 @@ impl Receiver {
             out,
             metrics,
             permits: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            budget: MemoryBudget::new(config),
+            logged: Arc::default(),
             acknowledgements: config.acknowledgements,
             max_wait: Duration::from_secs_f64(config.max_wait_secs),
             ack_timeout: Duration::from_secs_f64(config.ack_timeout_secs),
@@ -74,10 +90,30 @@ impl Receiver {
             .clone()
             .try_acquire_owned()
             .map(Admission)
-            .map_err(|_| {
-                self.metrics.add_error();
-                Refusal::Overloaded
-            })
+            .map_err(|_| Refusal::Overloaded)
+    }
+
+    /// Counts a request answered with `error`: in the refused-requests
+    /// counter by its reason, and as an error of the receiver unless a
+    /// sink's outcome caused it (sinks count their own); and logs it, once
+    /// per reason per interval.
+    pub fn refused(&self, error: &HttpError) {
+        let cause = error.cause;
+        self.metrics.add_to_gauge(&REFUSED, &[("reason", cause)], 1);
+        if matches!(cause, "delivery_failed" | "rejected" | "shutting_down") {
+            return;
+        }
+        self.metrics.add_error();
+        let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
+        if logged.entry(cause).or_default().allow() {
+            tracing::warn!(
+                message = "Refused a request.",
+                component_id = %self.metrics.id,
+                reason = cause,
+                status = error.status.as_u16(),
+                detail = %error.message,
+            );
+        }
     }
 
     /// Sends `events` to the default output (or the named one) and, with
@@ -111,10 +147,7 @@ impl Receiver {
         match tokio::time::timeout(self.max_wait, send).await {
             Ok(Ok(())) => self.metrics.add_received(count, bytes),
             Ok(Err(_)) => return Err(Refusal::Closed),
-            Err(_) => {
-                self.metrics.add_error();
-                return Err(Refusal::Backpressure);
-            }
+            Err(_) => return Err(Refusal::Backpressure),
         }
         if !self.acknowledgements {
             return Ok(());

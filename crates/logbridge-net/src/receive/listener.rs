@@ -33,17 +33,20 @@ pub(crate) fn check_listener(
         })
 }
 
-/// Binds `address` and serves `router` until `shutdown`, saying where it
-/// listens for `what`.
+/// Binds `address` and serves `router` until `shutdown` under the
+/// receiver's connection limits, saying where it listens for `what`.
 pub(crate) async fn serve(
     address: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    receive: &ReceiveConfig,
     router: axum::Router,
     what: &str,
     shutdown: &ShutdownSignal,
 ) -> Result<(), ComponentError> {
     let secure = tls.is_some();
-    let server = Server::bind(address, tls).await?;
+    let server = Server::bind(address, tls)
+        .await?
+        .with_limits(receive.connection_limits());
     tracing::info!(message = "Listening.", %what, address = %server.local_addr()?, tls = secure);
     server.serve(router, shutdown.clone()).await;
     Ok(())
@@ -94,6 +97,7 @@ impl PushListener {
         serve(
             self.address,
             self.tls.clone(),
+            &self.receive,
             routes(push),
             self.what,
             &cx.shutdown,

@@ -4,9 +4,11 @@
 //!
 //! Decompression bombs are stopped by inflating through a reader capped at
 //! `max_decompressed_bytes + 1`: one byte over the cap refuses the request
-//! without inflating the rest.
+//! without inflating the rest. The body as read and as inflated is paid
+//! for in the receiver's memory budget as it grows.
 
 use std::io::Read;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +19,7 @@ use http_body_util::BodyExt;
 use logbridge_component::BuildError;
 use serde::Deserialize;
 
+use super::budget::{Reservation, refusal};
 use super::{RETRY_AFTER_SECS, ReceiveConfig, Refusal};
 
 /// Who may send to a receiver.
@@ -107,6 +110,8 @@ pub struct HttpError {
     pub retry_after: bool,
     /// `WWW-Authenticate`, on a 401.
     pub challenge: Option<&'static str>,
+    /// Why, as the `reason` label of the refused-requests counter.
+    pub cause: &'static str,
 }
 
 impl HttpError {
@@ -116,11 +121,17 @@ impl HttpError {
             message: message.into(),
             retry_after: false,
             challenge: None,
+            cause: cause_of(status),
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 413: over a size or count limit.
+    pub fn too_large(message: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
     }
 
     /// 401 with the challenge for the credentials `expected` (the whole
@@ -131,22 +142,41 @@ impl HttpError {
             ..HttpError::new(StatusCode::UNAUTHORIZED, "missing or wrong credentials")
         }
     }
+
+    /// The same answer, counted under another reason.
+    pub fn with_cause(self, cause: &'static str) -> HttpError {
+        HttpError { cause, ..self }
+    }
+}
+
+/// The counter reason of an answer given by its status alone.
+fn cause_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::REQUEST_TIMEOUT => "body_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported",
+        StatusCode::TOO_MANY_REQUESTS => "overloaded",
+        _ => "other",
+    }
 }
 
 impl From<Refusal> for HttpError {
     fn from(r: Refusal) -> HttpError {
-        let (status, retry_after) = match r {
-            Refusal::Overloaded => (StatusCode::TOO_MANY_REQUESTS, true),
-            Refusal::Backpressure | Refusal::Failed | Refusal::Closed => {
-                (StatusCode::SERVICE_UNAVAILABLE, true)
-            }
-            Refusal::Rejected => (StatusCode::BAD_REQUEST, false),
+        let (status, retry_after, cause) = match r {
+            Refusal::Overloaded => (StatusCode::TOO_MANY_REQUESTS, true, "overloaded"),
+            Refusal::Backpressure => (StatusCode::SERVICE_UNAVAILABLE, true, "backpressure"),
+            Refusal::Failed => (StatusCode::SERVICE_UNAVAILABLE, true, "delivery_failed"),
+            Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, true, "shutting_down"),
+            Refusal::Rejected => (StatusCode::BAD_REQUEST, false, "rejected"),
         };
         HttpError {
             status,
             message: r.to_string(),
             retry_after,
             challenge: None,
+            cause,
         }
     }
 }
@@ -169,56 +199,120 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Reads the whole body (refusing one over `max_request_bytes`, before
-/// reading it when `Content-Length` says so) and undoes its
-/// `Content-Encoding` (gzip, deflate, zstd) within `max_decompressed_bytes`.
-pub async fn read_body(
+/// Reads a whole body as sent, refusing one over `max` bytes (before
+/// reading it when `Content-Length` says so) and one that pauses longer
+/// than `idle_timeout_secs` between two reads, paying for it in
+/// `reservation` as it arrives (so a slow sender holds only what it sent).
+pub(crate) async fn read_raw(
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
+    max: usize,
     limits: &ReceiveConfig,
+    reservation: &mut Reservation,
 ) -> Result<Bytes, HttpError> {
-    let too_large = || {
-        HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body over {} bytes", limits.max_request_bytes),
-        )
-    };
+    let too_large = || HttpError::too_large(format!("body over {max} bytes"));
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_request_bytes as u64) {
+    if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let limited = http_body_util::Limited::new(body, limits.max_request_bytes);
-    let raw = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
-            return Err(HttpError::bad_request(format!(
-                "reading the body failed: {e}"
-            )));
+    let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                return Err(HttpError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the body paused for more than {idle:?}"),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(HttpError::bad_request(format!(
+                    "reading the body failed: {e}"
+                )));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > max {
+            return Err(too_large());
         }
-    };
-    let encoding = headers
+        let before = out.capacity();
+        out.extend_from_slice(&data);
+        reservation
+            .grow(out.capacity() - before)
+            .await
+            .map_err(|short| refusal(short, limits))?;
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The `Content-Encoding` of a request, trimmed and lower-cased.
+pub(crate) fn content_encoding(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    decompress(&encoding, raw, limits.max_decompressed_bytes)
+        .to_ascii_lowercase()
 }
 
-/// Undoes a `Content-Encoding`; runs on the blocking pool for large bodies.
+/// Undoes a `Content-Encoding` (gzip, deflate, zstd) within `max` bytes.
+/// CPU-bound: call it off the runtime's workers for large bodies.
 pub fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, HttpError> {
+    inflate(encoding, raw, max, &mut Unmetered)
+}
+
+/// Where inflation accounts for the memory of its output.
+pub(crate) trait Meter {
+    /// `bytes` more are about to be allocated; an error refuses them.
+    fn grow(&mut self, bytes: usize) -> Result<(), HttpError>;
+    /// `bytes` were freed.
+    fn shrink(&mut self, bytes: usize);
+}
+
+/// No accounting.
+struct Unmetered;
+
+impl Meter for Unmetered {
+    fn grow(&mut self, _: usize) -> Result<(), HttpError> {
+        Ok(())
+    }
+    fn shrink(&mut self, _: usize) {}
+}
+
+/// [`decompress`], accounting for every allocation of the output buffer
+/// in `meter` before it is made (and for what it frees).
+pub(crate) fn inflate(
+    encoding: &str,
+    raw: Bytes,
+    max: usize,
+    meter: &mut dyn Meter,
+) -> Result<Bytes, HttpError> {
     match encoding {
         "" | "identity" => Ok(raw),
-        "gzip" | "x-gzip" => inflate(flate2::read::MultiGzDecoder::new(&raw[..]), max, "gzip"),
-        "deflate" => inflate(flate2::read::ZlibDecoder::new(&raw[..]), max, "deflate"),
+        "gzip" | "x-gzip" => {
+            let hint = gzip_size(&raw);
+            let reader = flate2::read::MultiGzDecoder::new(&raw[..]);
+            inflate_from(reader, hint, max, "gzip", meter)
+        }
+        "deflate" => {
+            let reader = flate2::read::ZlibDecoder::new(&raw[..]);
+            inflate_from(reader, 0, max, "deflate", meter)
+        }
         "zstd" => {
-            let decoder = zstd::stream::read::Decoder::new(&raw[..])
+            let hint = zstd::zstd_safe::get_frame_content_size(&raw)
+                .ok()
+                .flatten()
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let reader = zstd::stream::read::Decoder::new(&raw[..])
                 .map_err(|e| HttpError::bad_request(format!("invalid zstd body: {e}")))?;
-            inflate(decoder, max, "zstd")
+            inflate_from(reader, hint, max, "zstd", meter)
         }
         other => Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -227,17 +321,64 @@ pub fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, HttpE
     }
 }
 
-fn inflate(reader: impl Read, max: usize, what: &str) -> Result<Bytes, HttpError> {
+/// The size a gzip body says it inflates to (its trailer's `ISIZE`, which
+/// is only a hint: it is the last member's, modulo 4 GiB, and unchecked
+/// until the end).
+fn gzip_size(raw: &[u8]) -> usize {
+    match raw.len().checked_sub(4).and_then(|at| raw.get(at..)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
+        _ => 0,
+    }
+}
+
+/// The smallest step the output of an inflation grows by.
+const INFLATE_STEP: usize = 64 * 1024;
+
+/// Inflates through a reader capped at `max + 1` bytes into a buffer of
+/// the `hint`ed size, doubled when the hint falls short. Growing copies
+/// the buffer, so the old and the new one are both paid for while it
+/// does; the result is trimmed to its length when doubling left much over.
+fn inflate_from(
+    reader: impl Read,
+    hint: usize,
+    max: usize,
+    what: &str,
+    meter: &mut dyn Meter,
+) -> Result<Bytes, HttpError> {
+    let mut reader = reader.take(max as u64 + 1);
     let mut out = Vec::new();
-    reader
-        .take(max as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| HttpError::bad_request(format!("invalid {what} body: {e}")))?;
-    if out.len() > max {
-        return Err(HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body over {max} bytes once decompressed"),
-        ));
+    // One byte more than the hint, so that a right hint ends the reading
+    // without growing.
+    let mut wanted = hint.saturating_add(1).max(INFLATE_STEP).min(max + 1);
+    loop {
+        if out.len() == out.capacity() {
+            let held = out.capacity();
+            meter.grow(wanted)?;
+            out.reserve_exact(wanted - out.len());
+            meter.shrink(held);
+            wanted = (wanted * 2).min(max + 1);
+        }
+        let spare = out.capacity() - out.len();
+        let n = (&mut reader)
+            .take(spare as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| HttpError::bad_request(format!("invalid {what} body: {e}")))?;
+        if out.len() > max {
+            return Err(HttpError::too_large(format!(
+                "body over {max} bytes once decompressed"
+            )));
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    // Trimming copies the body; worth it only for what doubling left over
+    // (a right hint leaves one byte).
+    if out.capacity() - out.len() > out.len() / 8 {
+        let held = out.capacity();
+        meter.grow(out.len())?;
+        out.shrink_to_fit();
+        meter.shrink(held);
     }
     Ok(Bytes::from(out))
 }

@@ -72,17 +72,37 @@ pub fn decode_write_request_with(
     metadata: &RwLock<Metadata>,
 ) -> Result<Vec<Metric>, RemoteWriteError> {
     let request = read_write_request(body, max_decompressed)?;
-    // A panic elsewhere while holding the lock leaves the map whole (each
-    // entry is replaced in one step), so a poisoned lock is still used.
-    let read = || metadata.read().unwrap_or_else(|e| e.into_inner());
-    let new = !request.metadata.is_empty() && !read().knows(&request.metadata);
+    remember_metadata(&request, metadata);
+    convert(&request, &read_metadata(metadata))
+}
+
+/// Adds a request's metadata to what `metadata` remembers (under a write
+/// lock, taken only when the request brings something new).
+pub fn remember_metadata(request: &WriteRequest, metadata: &RwLock<Metadata>) {
+    let new = !request.metadata.is_empty() && !read_metadata(metadata).knows(&request.metadata);
     if new {
         metadata
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remember(&request.metadata);
     }
-    convert(&request, &read())
+}
+
+/// What `metadata` remembers, for [`request_point_copies`] and
+/// [`request_to_metrics_with`].
+pub fn read_metadata(metadata: &RwLock<Metadata>) -> std::sync::RwLockReadGuard<'_, Metadata> {
+    // A panic elsewhere while holding the lock leaves the map whole (each
+    // entry is replaced in one step), so a poisoned lock is still used.
+    metadata.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`request_to_metrics`] with the metadata remembered from earlier
+/// requests.
+pub fn request_to_metrics_with(
+    request: &WriteRequest,
+    remembered: &Metadata,
+) -> Result<Vec<Metric>, RemoteWriteError> {
+    convert(request, remembered)
 }
 
 /// Families' metadata (type, help, unit) by family name, as remembered
@@ -155,6 +175,45 @@ pub fn decode_uncompressed(protobuf: &[u8]) -> Result<Vec<Metric>, RemoteWriteEr
     request_to_metrics(WriteRequest::decode(protobuf)?)
 }
 
+/// What [`request_to_metrics`] copies for every sample beyond what the
+/// request holds, as `(entries, bytes)`: each point gets its series'
+/// labels (one map entry each, and their names) and its family's help and
+/// unit (from the request, else from `remembered`). For a caller that
+/// bounds memory before converting.
+pub fn request_point_copies(request: &WriteRequest, remembered: &Metadata) -> (usize, usize) {
+    let own = families(request);
+    let family = |name: &str| {
+        own.get(name)
+            .copied()
+            .or_else(|| remembered.families.get(name))
+    };
+    let (mut entries, mut bytes) = (0usize, 0usize);
+    for series in &request.timeseries {
+        let samples = series.samples.len();
+        let name = series
+            .labels
+            .iter()
+            .find(|l| l.name == "__name__")
+            .map_or("", |l| l.value.as_str());
+        let meta = kind_of(name, &family).1;
+        let each = name.len()
+            + series.labels.iter().map(|l| l.name.len()).sum::<usize>()
+            + meta.map_or(0, |m| m.help.len() + m.unit.len());
+        entries = entries.saturating_add(samples.saturating_mul(series.labels.len()));
+        bytes = bytes.saturating_add(samples.saturating_mul(each));
+    }
+    (entries, bytes)
+}
+
+/// The request's metadata by family name.
+fn families(request: &WriteRequest) -> HashMap<&str, &MetricMetadata> {
+    request
+        .metadata
+        .iter()
+        .map(|m| (m.metric_family_name.as_str(), m))
+        .collect()
+}
+
 /// Converts a decoded request into points (see the module doc).
 pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWriteError> {
     convert(&request, &Metadata::default())
@@ -163,11 +222,7 @@ pub fn request_to_metrics(request: WriteRequest) -> Result<Vec<Metric>, RemoteWr
 /// Converts a request, its series typed by its own metadata first, then by
 /// `remembered`.
 fn convert(request: &WriteRequest, remembered: &Metadata) -> Result<Vec<Metric>, RemoteWriteError> {
-    let own: HashMap<&str, &MetricMetadata> = request
-        .metadata
-        .iter()
-        .map(|m| (m.metric_family_name.as_str(), m))
-        .collect();
+    let own = families(request);
     let family = |name: &str| {
         own.get(name)
             .copied()

@@ -25,9 +25,9 @@ use logbridge_event::{Event, KeyString, LogRecord, ObjectMap, Value};
 use serde::Deserialize;
 
 use logbridge_component::now_nanos;
+use logbridge_net::receive::census::{self, Census};
 use logbridge_net::receive::{
-    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, authorized, content_type,
-    read_body,
+    AuthConfig, Charge, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
 };
 use logbridge_net::tls::TlsServerConfig;
 
@@ -164,12 +164,7 @@ async fn receive(
     }
     match handle(&shared, path, &headers, body).await {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => {
-            if e.status == StatusCode::BAD_REQUEST {
-                shared.push.receiver.metrics().add_error();
-            }
-            e.into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 
@@ -179,14 +174,6 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), HttpError> {
-    if let Some(expected) = &shared.push.auth
-        && !authorized(headers, expected)
-    {
-        return Err(HttpError::unauthorized(expected));
-    }
-    let _admission = shared.push.receiver.admit()?;
-    let body = read_body(headers, body, &shared.push.limits).await?;
-    let size = body.len();
     let decoding = match shared.config.decoding {
         HttpDecoding::Auto => match content_type(headers).as_str() {
             "application/json" => HttpDecoding::Json,
@@ -201,18 +188,39 @@ async fn handle(
     let metadata = request_metadata(path, headers, &shared.headers);
     let max_line = shared.config.max_line_bytes;
     let id = shared.id.clone();
-    let (good, dropped) =
-        tokio::task::spawn_blocking(move || decode(decoding, body, max_line, &metadata, &id))
-            .await
-            .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(HttpError::bad_request)?;
+    let push = &shared.push;
+    let decoded = push
+        .decode(headers, body, move |body, charge| {
+            pay(decoding, &body, charge)?;
+            decode(decoding, body, max_line, &metadata, &id).map_err(HttpError::bad_request)
+        })
+        .await?;
+    let (good, dropped) = decoded.value;
     if !dropped.is_empty() {
-        shared.push.receiver.metrics().add_error();
-        let receiver = &shared.push.receiver;
-        receiver.deliver(Some(DROPPED_OUTPUT), dropped, 0).await?;
+        push.receiver.metrics().add_error();
+        push.deliver(Some(DROPPED_OUTPUT), dropped, 0).await?;
     }
-    shared.push.receiver.deliver(None, good, size).await?;
-    Ok(())
+    push.deliver(None, good, decoded.size).await
+}
+
+/// Pays for what decoding a body builds, before it is built: one event a
+/// line (or JSON array element), and for JSON one node every two tokens
+/// (the parser makes one map entry of a key and its value, or one value of
+/// an array element and its comma).
+fn pay(decoding: HttpDecoding, body: &[u8], charge: &mut Charge) -> Result<(), HttpError> {
+    let census = match decoding {
+        HttpDecoding::Json => census::json(body, &[])?,
+        HttpDecoding::Ndjson => Census {
+            events: census::lines(body),
+            nodes: census::json_tokens(body),
+            copied: body.len(),
+        },
+        HttpDecoding::Text | HttpDecoding::Auto => return charge.events(census::lines(body)),
+    };
+    charge.census(&Census {
+        nodes: census.nodes / 2,
+        ..census
+    })
 }
 
 /// `%http.path` and the configured headers as `%http.headers.<name>`.

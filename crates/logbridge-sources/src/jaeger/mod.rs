@@ -29,7 +29,10 @@ use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
 use crate::span_push::{DecodeSpans, push_spans, span_events};
-use logbridge_net::receive::{AuthConfig, PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::census::Census;
+use logbridge_net::receive::{
+    AuthConfig, Charge, HttpError, PushContext, PushListener, ReceiveConfig,
+};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Jaeger spans over UDP (Thrift compact or binary) and HTTP
@@ -241,5 +244,29 @@ async fn udp_loop(
 }
 
 async fn traces(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    push_spans(&push, &headers, body, jaeger::decode_batch_binary_bytes).await
+    push_spans(
+        &push,
+        &headers,
+        body,
+        pay,
+        jaeger::decode_batch_binary_bytes,
+    )
+    .await
+}
+
+/// Bytes of a Thrift binary batch per node (a tag, a log, a reference) at
+/// the least: a tag is a key and a type, 15 bytes with their headers.
+const BYTES_PER_NODE: usize = 15;
+
+/// One event a span, as the batch's list header counts them, and a node
+/// for every few bytes (tags decode straight into the span, without a copy
+/// of their strings).
+fn pay(body: &Bytes, charge: &mut Charge) -> Result<(), HttpError> {
+    let spans =
+        jaeger::batch_binary_span_count(body).map_err(|e| HttpError::bad_request(e.to_string()))?;
+    charge.census(&Census {
+        events: spans,
+        nodes: body.len() / BYTES_PER_NODE,
+        copied: 0,
+    })
 }

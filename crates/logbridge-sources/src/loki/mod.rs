@@ -26,8 +26,9 @@ use serde::Deserialize;
 use tracing::debug;
 
 use logbridge_component::now_nanos;
+use logbridge_net::receive::census::{self, Field, Message};
 use logbridge_net::receive::{
-    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
+    AuthConfig, Charge, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
 };
 use logbridge_net::tls::TlsServerConfig;
 
@@ -134,9 +135,8 @@ impl Format {
 async fn handle(push: &PushContext, headers: &HeaderMap, body: Body) -> Result<(), HttpError> {
     let format = Format::of(headers)?;
     let tenant = tenant(headers)?;
-    let max = push.limits.max_decompressed_bytes;
-    push.push(headers, body, None, move |body| {
-        decode(format, &body, max, tenant.as_deref(), now_nanos())
+    push.push(headers, body, None, move |body, charge| {
+        decode(format, &body, tenant.as_deref(), now_nanos(), charge)
     })
     .await
 }
@@ -154,24 +154,26 @@ fn tenant(headers: &HeaderMap) -> Result<Option<String>, HttpError> {
 }
 
 /// The logs of a push body, stamped as observed `now` and tagged with the
-/// tenant.
+/// tenant, paid for with `charge` before they are built.
 fn decode(
     format: Format,
     body: &Bytes,
-    max_decompressed: usize,
     tenant: Option<&str>,
     now: i64,
+    charge: &mut Charge,
 ) -> Result<Vec<Event>, HttpError> {
     let records = match format {
-        Format::Protobuf => logbridge_loki::decode_push_protobuf(body, max_decompressed),
-        Format::Json => logbridge_loki::decode_push_json(body),
-    }
-    .map_err(|e| match e {
-        logbridge_loki::Error::TooLarge { .. } => {
-            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        Format::Protobuf => {
+            let message = charge.unsnappy(body)?;
+            charge.census(&census::protobuf(&message, &PUSH_REQUEST)?)?;
+            logbridge_loki::decode_push_request(message)
         }
-        other => HttpError::bad_request(other.to_string()),
-    })?;
+        Format::Json => {
+            charge.census(&census::json(body, &[&["streams"], &["values"]])?)?;
+            logbridge_loki::decode_push_json(body)
+        }
+    }
+    .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let metadata = tenant.map(tenant_metadata);
     Ok(records
         .into_iter()
@@ -184,6 +186,21 @@ fn decode(
         })
         .collect())
 }
+
+/// The fields of Loki's `PushRequest` that build something (`push.proto`):
+/// streams of labels and entries, entries of a line and metadata.
+static PUSH_REQUEST: Message = Message {
+    fields: &[(1, Field::Message(&STREAM))],
+};
+static STREAM: Message = Message {
+    fields: &[(1, Field::Bytes), (2, Field::Event(&ENTRY))],
+};
+static ENTRY: Message = Message {
+    fields: &[(2, Field::Bytes), (3, Field::Message(&LABEL_PAIR))],
+};
+static LABEL_PAIR: Message = Message {
+    fields: &[(1, Field::Bytes), (2, Field::Bytes)],
+};
 
 /// `%loki.tenant`.
 fn tenant_metadata(tenant: &str) -> ObjectMap {
@@ -220,11 +237,18 @@ mod tests {
         event.get(&path).map(|v| v.to_string_lossy().into_owned())
     }
 
+    fn charge() -> Charge {
+        Charge::standalone(&logbridge_net::receive::ReceiveConfig {
+            max_decompressed_bytes: 1 << 20,
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn protobuf_and_json_become_logs_with_tenant() {
         let streams = [stream(&[("job", "api")], &[(2, "b"), (1, "a")])];
         let body = Bytes::from(logbridge_loki::encode_streams_protobuf(&streams).unwrap());
-        let events = decode(Format::Protobuf, &body, 1 << 20, Some("team-a"), 99).unwrap();
+        let events = decode(Format::Protobuf, &body, Some("team-a"), 99, &mut charge()).unwrap();
         assert_eq!(events.len(), 2);
         let first = &events[0];
         assert_eq!(get(first, ".message").as_deref(), Some("b"));
@@ -235,7 +259,7 @@ mod tests {
         assert_eq!((log.time_unix_nano, log.observed_time_unix_nano), (2, 99));
 
         let body = Bytes::from(logbridge_loki::encode_streams_json(&streams));
-        let events = decode(Format::Json, &body, 1 << 20, None, 5).unwrap();
+        let events = decode(Format::Json, &body, None, 5, &mut charge()).unwrap();
         assert_eq!(get(&events[1], ".message").as_deref(), Some("a"));
         assert_eq!(get(&events[1], "%loki.tenant"), None);
     }
@@ -243,13 +267,20 @@ mod tests {
     #[test]
     fn bad_bodies_and_bombs_are_refused() {
         let garbage = Bytes::from_static(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
-        let e = decode(Format::Protobuf, &garbage, 1 << 20, None, 0).unwrap_err();
+        let e = decode(Format::Protobuf, &garbage, None, 0, &mut charge()).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        let e = decode(Format::Json, &Bytes::from_static(b"{"), 1 << 20, None, 0).unwrap_err();
+        let e = decode(
+            Format::Json,
+            &Bytes::from_static(b"{"),
+            None,
+            0,
+            &mut charge(),
+        )
+        .unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         // A snappy header announcing 1 GiB: refused before inflating.
         let bomb = Bytes::from_static(&[0x80, 0x80, 0x80, 0x80, 0x04, 0x00]);
-        let e = decode(Format::Protobuf, &bomb, 1 << 20, None, 0).unwrap_err();
+        let e = decode(Format::Protobuf, &bomb, None, 0, &mut charge()).unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 

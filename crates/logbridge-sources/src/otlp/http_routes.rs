@@ -6,9 +6,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 
@@ -21,23 +19,7 @@ const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
 pub(super) fn router(shared: PushContext) -> Router {
-    Router::new()
-        .route(Signal::Logs.http_path(), post(logs))
-        .route(Signal::Metrics.http_path(), post(metrics))
-        .route(Signal::Traces.http_path(), post(traces))
-        .with_state(shared)
-}
-
-async fn logs(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Logs, headers, body).await
-}
-
-async fn metrics(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Metrics, headers, body).await
-}
-
-async fn traces(State(s): State<PushContext>, headers: HeaderMap, body: Body) -> Response {
-    export(s, Signal::Traces, headers, body).await
+    super::signal_routes(shared, Signal::http_path, export)
 }
 
 async fn export(shared: PushContext, signal: Signal, headers: HeaderMap, body: Body) -> Response {
@@ -53,9 +35,12 @@ async fn export(shared: PushContext, signal: Signal, headers: HeaderMap, body: B
         }
     };
     let result = shared
-        .push(&headers, body, Some(signal.output()), move |body| {
-            signal.decode(&body, json).map_err(HttpError::bad_request)
-        })
+        .push(
+            &headers,
+            body,
+            Some(signal.output()),
+            move |body, charge| super::decode::decode(signal, &body, json, charge),
+        )
         .await;
     match result {
         Ok(()) => success(json),

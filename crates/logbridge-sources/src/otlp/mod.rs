@@ -6,14 +6,23 @@
 //! three named outputs, `logs`, `metrics` and `traces` (`<id>.logs`, ...),
 //! answering each request once the sinks hold its data. This module holds
 //! the options and the run loop (either listener may be turned off);
-//! `grpc` the three gRPC services, `http_routes` the HTTP routes.
+//! `grpc` the three gRPC services, `http_routes` the HTTP routes, `decode`
+//! what both do with a body.
 //! Conversions live in `logbridge-otlp`.
 
+mod decode;
 mod grpc;
 mod http_routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use http::HeaderMap;
 
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, OutputDef, Source, SourceConfig, SourceContext,
@@ -110,6 +119,24 @@ impl Default for HttpListenerConfig {
     }
 }
 
+/// A router with a `POST` route for each signal at `path(signal)`, each
+/// handled by `export` with its signal.
+fn signal_routes<F, Fut>(shared: PushContext, path: fn(Signal) -> &'static str, export: F) -> Router
+where
+    F: Fn(PushContext, Signal, HeaderMap, Body) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let mut router = Router::new();
+    for signal in [Signal::Logs, Signal::Metrics, Signal::Traces] {
+        let export = export.clone();
+        let handler = move |State(shared): State<PushContext>, headers: HeaderMap, body: Body| {
+            export(shared, signal, headers, body)
+        };
+        router = router.route(path(signal), post(handler));
+    }
+    router.with_state(shared)
+}
+
 /// ALPN for a listener serving both HTTP/2 (gRPC) and HTTP/1.1.
 const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
@@ -180,13 +207,18 @@ impl Source for OtlpSource {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError> {
         let shared = PushContext::new(&cx, self.config.auth.as_ref(), &self.config.receive);
         let mut servers = Vec::new();
+        let limits = self.config.receive.connection_limits();
         if self.config.grpc.enabled {
-            let server = Server::bind(self.config.grpc.address, self.grpc_tls.clone()).await?;
+            let server = Server::bind(self.config.grpc.address, self.grpc_tls.clone())
+                .await?
+                .with_limits(limits);
             info!(message = "Listening for OTLP/gRPC.", address = %server.local_addr()?, tls = self.grpc_tls.is_some());
             servers.push((server, grpc::router(shared.clone())));
         }
         if self.config.http.enabled {
-            let server = Server::bind(self.config.http.address, self.http_tls.clone()).await?;
+            let server = Server::bind(self.config.http.address, self.http_tls.clone())
+                .await?
+                .with_limits(limits);
             info!(message = "Listening for OTLP/HTTP.", address = %server.local_addr()?, tls = self.http_tls.is_some());
             servers.push((server, http_routes::router(shared.clone())));
         }

@@ -22,13 +22,22 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
 use logbridge_event::{DataKind, Event};
-use logbridge_prometheus::{Metadata, RemoteWriteError, decode_write_request_with};
+use logbridge_prometheus::Metadata;
+use logbridge_prometheus::remote_write::proto::WriteRequest;
+use logbridge_prometheus::remote_write::{
+    read_metadata, remember_metadata, request_point_copies, request_to_metrics_with,
+};
+use prost::Message as _;
 use serde::Deserialize;
 
-use logbridge_net::receive::{AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig};
+use logbridge_net::receive::census::{self, Field, Message};
+use logbridge_net::receive::{
+    AuthConfig, Charge, HttpError, NODE_BYTES, PushContext, PushListener, ReceiveConfig,
+};
 use logbridge_net::tls::TlsServerConfig;
 
 /// Receives Prometheus remote-write 1.0 requests (`remote_write` of a
@@ -126,19 +135,60 @@ async fn handle(
         ));
     }
     headers.remove(header::CONTENT_ENCODING);
-    let max = push.limits.max_decompressed_bytes;
     let metadata = Arc::clone(metadata);
-    push.push(&headers, body, None, move |body| {
-        let metrics = decode_write_request_with(&body, max, &metadata).map_err(|e| match e {
-            RemoteWriteError::TooLarge { .. } => {
-                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
-            }
-            other => HttpError::bad_request(other.to_string()),
-        })?;
-        Ok(metrics.into_iter().map(Event::Metric).collect())
+    push.push(&headers, body, None, move |body, charge| {
+        decode(body, charge, &metadata)
     })
     .await
 }
+
+/// The points of a remote-write body, paid for before they are built:
+/// the inflated request, a census of its messages, and once it is read
+/// what every sample copies of its series (labels, help, unit).
+fn decode(
+    body: Bytes,
+    charge: &mut Charge,
+    metadata: &RwLock<Metadata>,
+) -> Result<Vec<Event>, HttpError> {
+    let message = charge.unsnappy(&body)?;
+    charge.census(&census::protobuf(&message, &WRITE_REQUEST)?)?;
+    let request = WriteRequest::decode(message)
+        .map_err(|e| HttpError::bad_request(format!("invalid protobuf: {e}")))?;
+    remember_metadata(&request, metadata);
+    let remembered = read_metadata(metadata);
+    let (entries, bytes) = request_point_copies(&request, &remembered);
+    charge.memory(entries.saturating_mul(NODE_BYTES).saturating_add(bytes))?;
+    let metrics = request_to_metrics_with(&request, &remembered)
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
+    Ok(metrics.into_iter().map(Event::Metric).collect())
+}
+
+/// The fields of a `WriteRequest` that build something (`remote.proto`,
+/// `types.proto`): series of labels, samples (the events) and exemplars,
+/// and metadata.
+static WRITE_REQUEST: Message = Message {
+    fields: &[
+        (1, Field::Message(&TIME_SERIES)),
+        (3, Field::Message(&METADATA)),
+    ],
+};
+static TIME_SERIES: Message = Message {
+    fields: &[
+        (1, Field::Message(&LABEL)),
+        (2, Field::Event(&SAMPLE)),
+        (3, Field::Message(&EXEMPLAR)),
+    ],
+};
+static LABEL: Message = Message {
+    fields: &[(1, Field::Bytes), (2, Field::Bytes)],
+};
+static SAMPLE: Message = Message { fields: &[] };
+static EXEMPLAR: Message = Message {
+    fields: &[(1, Field::Message(&LABEL))],
+};
+static METADATA: Message = Message {
+    fields: &[(2, Field::Bytes), (4, Field::Bytes), (5, Field::Bytes)],
+};
 
 #[cfg(test)]
 mod tests {

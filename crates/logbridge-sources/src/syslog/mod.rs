@@ -22,6 +22,7 @@ mod udp;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use logbridge_codec::{Parser, ParserConfig, SyslogFrame, SyslogFramer};
@@ -37,7 +38,7 @@ use logbridge_event::{Event, EventBatch, KeyString, LogRecord, ObjectMap, Value}
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use logbridge_component::now_nanos;
 use logbridge_net::tls::TlsServerConfig;
@@ -66,6 +67,13 @@ pub struct SyslogSourceConfig {
     /// TCP connections served at once; more wait to be accepted.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// A TCP connection that sends nothing for this many seconds is closed
+    /// (senders reconnect when they next have a message), so idle or dead
+    /// peers cannot hold connections (and file descriptors) for ever. With
+    /// TLS, the handshake must also finish within this time, at most 10
+    /// seconds.
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -81,6 +89,12 @@ fn default_max_length() -> usize {
 fn default_max_connections() -> usize {
     1024
 }
+fn default_idle_timeout_secs() -> f64 {
+    300.0
+}
+
+/// The longest a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl SourceConfig for SyslogSourceConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
@@ -88,6 +102,12 @@ impl SourceConfig for SyslogSourceConfig {
             return Err(BuildError::new(
                 "max_length",
                 "max_length must be between 1 and 16 MiB",
+            ));
+        }
+        if !(self.idle_timeout_secs > 0.0 && self.idle_timeout_secs < 86_400.0) {
+            return Err(BuildError::new(
+                "idle_timeout_secs",
+                "idle_timeout_secs must be above 0 and under a day",
             ));
         }
         if self.max_connections == 0 {
@@ -281,15 +301,25 @@ async fn tcp(
         let decoder = decoder.clone();
         let shutdown = shutdown.clone();
         let tls = tls.clone();
-        let max = config.max_length;
+        let limits = StreamLimits {
+            max_length: config.max_length,
+            idle: Duration::from_secs_f64(config.idle_timeout_secs),
+        };
         connections.spawn(async move {
             let _permit = permit;
+            let handshake = limits.idle.min(HANDSHAKE_TIMEOUT);
             let result = match tls {
-                None => read_stream(stream, peer, max, &decoder, &shutdown).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => read_stream(s, peer, max, &decoder, &shutdown).await,
-                    Err(error) => Err(error),
-                },
+                None => read_stream(stream, peer, limits, &decoder, &shutdown).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => read_stream(s, peer, limits, &decoder, &shutdown).await,
+                        Ok(Err(error)) => Err(error),
+                        Err(_) => Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "TLS handshake timed out",
+                        )),
+                    }
+                }
             };
             if let Err(error) = result {
                 warn!(message = "Syslog connection ended with an error.", %peer, %error);
@@ -301,19 +331,35 @@ async fn tcp(
     Ok(())
 }
 
+/// What one TCP connection may do.
+#[derive(Clone, Copy)]
+struct StreamLimits {
+    max_length: usize,
+    /// The longest pause between two reads.
+    idle: Duration,
+}
+
 async fn read_stream(
     mut stream: impl AsyncRead + Unpin,
     peer: SocketAddr,
-    max: usize,
+    limits: StreamLimits,
     decoder: &Decoder,
     shutdown: &ShutdownSignal,
 ) -> std::io::Result<()> {
-    let mut framer = SyslogFramer::new(max);
+    let mut framer = SyslogFramer::new(limits.max_length);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
         buf.reserve(64 * 1024);
+        // A connection idle past the limit ends as if closed: what it
+        // framed is sent, a message cut short goes to `dropped`.
         let n = tokio::select! {
-            r = stream.read_buf(&mut buf) => r?,
+            r = tokio::time::timeout(limits.idle, stream.read_buf(&mut buf)) => match r {
+                Ok(read) => read?,
+                Err(_) => {
+                    debug!(message = "Closing an idle syslog connection.", %peer);
+                    0
+                }
+            },
             _ = shutdown.wait() => 0,
         };
         let mut batch = decoder.start();

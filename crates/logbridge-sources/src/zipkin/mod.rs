@@ -9,14 +9,16 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
 use logbridge_event::DataKind;
 use serde::Deserialize;
 
 use crate::span_push::push_spans;
+use logbridge_net::receive::census;
 use logbridge_net::receive::{
-    AuthConfig, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
+    AuthConfig, Charge, HttpError, PushContext, PushListener, ReceiveConfig, content_type,
 };
 use logbridge_net::tls::TlsServerConfig;
 
@@ -78,5 +80,11 @@ async fn spans(State(push): State<PushContext>, headers: HeaderMap, body: Body) 
         .into_response();
     }
     let decode = logbridge_trace_formats::zipkin::decode_spans_json_bytes;
-    push_spans(&push, &headers, body, decode).await
+    push_spans(&push, &headers, body, pay, decode).await
+}
+
+/// One event a span (an element of the top-level array), one node a JSON
+/// token.
+fn pay(body: &Bytes, charge: &mut Charge) -> Result<(), HttpError> {
+    charge.census(&census::json(body, &[])?)
 }

@@ -130,6 +130,20 @@ pub(crate) fn batch<'a, R: Reader<'a>>(r: &mut R, cx: &mut Ctx<'a>) -> Result<Ve
     Ok(spans)
 }
 
+/// How many spans a `Batch` holds, read from its list header without
+/// decoding them (the process and other fields are skipped); a count the
+/// bytes left could not hold is cut to what they could.
+pub(crate) fn batch_span_count<'a, R: Reader<'a>>(r: &mut R) -> Result<usize, Fail> {
+    r.begin_struct();
+    while let Some((id, ty)) = r.field()? {
+        if id == 2 {
+            return Ok(struct_list(r, ty, "Batch", "spans", MIN_SPAN)?.1);
+        }
+        r.skip(ty, SKIP_DEPTH)?;
+    }
+    Ok(0)
+}
+
 /// `Process { 1: string serviceName, 2: list<Tag> tags }`.
 fn process<'a, R: Reader<'a>>(r: &mut R, cx: &mut Ctx<'a>) -> Result<Resource, Fail> {
     let saved = r.begin_struct();

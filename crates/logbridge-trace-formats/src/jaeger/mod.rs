@@ -144,6 +144,14 @@ pub fn decode_batch_binary_bytes(payload: &Bytes) -> Result<Vec<Span>, Error> {
     decode::batch(&mut r, &mut Ctx::new(payload)).map_err(|_| r.take_error())
 }
 
+/// How many spans a bare binary-protocol `Batch` holds (at most), read
+/// from its header without decoding them: for a receiver that bounds what
+/// a request may build before building it.
+pub fn batch_binary_span_count(payload: &[u8]) -> Result<usize, Error> {
+    let mut r = Binary::new(payload);
+    decode::batch_span_count(&mut r).map_err(|_| r.take_error())
+}
+
 /// Decodes an `Agent.emitBatch` call in the binary protocol (agent UDP
 /// port 6832).
 pub fn decode_emit_batch_binary(payload: &[u8]) -> Result<Vec<Span>, Error> {

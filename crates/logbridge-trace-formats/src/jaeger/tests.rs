@@ -605,6 +605,8 @@ proptest! {
         let batch = JBatch { service: service.clone(), process_tags: None, spans };
         let got = decode_all(&batch);
         prop_assert_eq!(got.len(), batch.spans.len());
+        let count = batch_binary_span_count(&encode_batch(&batch, Proto::Binary)).unwrap();
+        prop_assert_eq!(count, batch.spans.len());
         for (g, b) in got.iter().zip(&batch.spans) {
             prop_assert_eq!(g.resource().attributes["service.name"].as_str(), Some(service.as_str()));
             let g = Span { resource: None, ..g.clone() };
@@ -618,6 +620,7 @@ proptest! {
         let _ = decode_batch_compact(&bytes);
         let _ = decode_batch_binary(&bytes);
         let _ = decode_emit_batch_binary(&bytes);
+        let _ = batch_binary_span_count(&bytes);
     }
 
     /// Corrupting one byte of a valid payload: decodes or fails, no panic.
