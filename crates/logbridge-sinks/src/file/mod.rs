@@ -40,7 +40,10 @@ pub enum Compression {
     Zstd,
 }
 
-/// Writes events to files.
+/// Writes events to files. A write that fails (a full disk) is cut back to
+/// the last whole line and retried with backoff (100 ms doubling to 5 s);
+/// meanwhile `/readyz` fails and, for a full disk,
+/// `logbridge_component_disk_full{part="output"}` is 1.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
