@@ -91,6 +91,15 @@ fn spawn(env: &Env, config: &Path, port: u16) -> Proc {
     Proc(env.spawn(config, &["--admin-address", &format!("127.0.0.1:{port}")]))
 }
 
+/// Waits until `/readyz` answers 200 again; the gauge of `part` is back
+/// to 0.
+fn wait_recovered(port: u16, part: &str) {
+    assert!(wait_for(Duration::from_secs(20), || {
+        http_get(port, "/readyz").is_some_and(|(code, _)| code == 200)
+    }));
+    assert_eq!(disk_full_gauge(port, "out", part), Some(0));
+}
+
 /// Everything the process logged, once it is killed.
 fn stderr_of(process: &mut Proc) -> String {
     let _ = process.0.kill();
@@ -223,16 +232,9 @@ fn regression_full_disk_under_a_disk_buffer_is_waited_out() {
     std::fs::remove_file(&filler).unwrap();
     if !wait_all(&env.path("out"), LINES) {
         let missing = tally(&read_lines(&env.path("out")), LINES);
-        panic!(
-            "{missing:?} after:
-{}",
-            stderr_of(&mut lb)
-        );
+        panic!("{missing:?} after:\n{}", stderr_of(&mut lb));
     }
-    assert!(wait_for(Duration::from_secs(20), || {
-        http_get(port, "/readyz").is_some_and(|(code, _)| code == 200)
-    }));
-    assert_eq!(disk_full_gauge(port, "out", "buffer"), Some(0));
+    wait_recovered(port, "buffer");
     assert_eq!(stop(&mut lb, Duration::from_secs(15)), Some(0));
 
     // Nothing is read again after a restart.
@@ -270,11 +272,7 @@ fn regression_a_disk_buffer_that_filled_its_disk_recovers_by_itself() {
     std::fs::remove_file(env.path("out")).unwrap();
     if !wait_all(&env.path("out"), LINES) {
         let missing = tally(&read_lines(&env.path("out")), LINES);
-        panic!(
-            "{missing:?} after:
-{}",
-            stderr_of(&mut lb)
-        );
+        panic!("{missing:?} after:\n{}", stderr_of(&mut lb));
     }
     assert_eq!(stop(&mut lb, Duration::from_secs(20)), Some(0));
     assert_exactly_once(
@@ -348,10 +346,7 @@ fn regression_full_disk_under_the_file_sink_tears_no_line() {
 
     std::fs::remove_file(&filler).unwrap();
     assert!(wait_all(&env.path("mnt/out"), LINES));
-    assert!(wait_for(Duration::from_secs(20), || {
-        http_get(port, "/readyz").is_some_and(|(code, _)| code == 200)
-    }));
-    assert_eq!(disk_full_gauge(port, "out", "output"), Some(0));
+    wait_recovered(port, "output");
     assert_eq!(stop(&mut lb, Duration::from_secs(20)), Some(0));
     assert_exactly_once(
         "full disk under the file sink",
