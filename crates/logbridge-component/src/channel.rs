@@ -208,6 +208,20 @@ impl ChannelUsage {
     }
 }
 
+impl Drop for BatchReceiver {
+    /// A consumer that ends before its input does (it failed, or gave up at
+    /// shutdown) never handled what is still queued: those batches are not
+    /// delivered, so their sources must not commit past them.
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(item) = self.rx.try_recv() {
+            item.batch
+                .finalizers
+                .update_status(logbridge_event::BatchStatus::Errored);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +276,19 @@ mod tests {
         let (tx, mut rx) = bounded(10, 10);
         drop(tx);
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn batches_left_in_a_dropped_receiver_are_not_delivered() {
+        use logbridge_event::{BatchNotifier, BatchStatus, Finalizers};
+        let (tx, rx) = bounded(10, 1000);
+        let (status_tx, status_rx) = std::sync::mpsc::channel();
+        let notifier = BatchNotifier::new(move |s| status_tx.send(s).unwrap());
+        tx.send(batch(1, 10).with_finalizers(Finalizers::new(notifier)))
+            .await
+            .unwrap();
+        drop(rx);
+        assert_eq!(status_rx.try_recv().unwrap(), BatchStatus::Errored);
+        assert!(tx.send(batch(1, 10)).await.is_err());
     }
 }

@@ -14,6 +14,8 @@
 //! - [`api`]: the typed views components publish for the admin API
 //!   (rule groups, rules, alerts), in the shapes of Prometheus' API.
 //! - [`batch`]: the `batch.*` option of sinks that cut input into requests.
+//! - [`storage`]: what components writing local files share when writes
+//!   fail (a full disk waited out, reported on `/readyz` and in a gauge).
 //!
 //! This crate spawns no tasks: the topology does.
 
@@ -24,6 +26,7 @@ mod config;
 mod context;
 pub mod dropped;
 mod output;
+pub mod storage;
 pub mod telemetry;
 mod traits;
 

@@ -114,8 +114,10 @@ pub struct ComponentMetrics {
     /// Gauges with labels of their own (per-partition lag, ...).
     gauges: Mutex<BTreeMap<(&'static GaugeDef, String), i64>>,
     /// Why the component cannot do its work right now (its server is
-    /// unreachable, ...); `/readyz` fails while set.
-    problem: Mutex<Option<String>>,
+    /// unreachable, its disk is full, ...), by the part of it that has the
+    /// problem ("" for the component as a whole); `/readyz` fails while
+    /// any is set.
+    problems: Mutex<BTreeMap<&'static str, String>>,
 }
 
 /// A component-specific gauge's name and help text.
@@ -143,7 +145,7 @@ impl ComponentMetrics {
             errors: AtomicU64::new(0),
             write_latency: Histogram::default(),
             gauges: Mutex::new(BTreeMap::new()),
-            problem: Mutex::new(None),
+            problems: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -166,11 +168,38 @@ impl ComponentMetrics {
 
     /// Reports (or, with `None`, clears) why the component cannot work.
     pub fn set_problem(&self, problem: Option<String>) {
-        *lock(&self.problem) = problem;
+        self.set_part_problem("", problem);
     }
 
+    /// Reports (or clears) the problem of one part of the component (its
+    /// disk buffer, its checkpoints, ...), apart from the component's own,
+    /// so that one part working again does not hide another's problem.
+    pub fn set_part_problem(&self, part: &'static str, problem: Option<String>) {
+        let mut problems = lock(&self.problems);
+        match problem {
+            Some(problem) => {
+                problems.insert(part, problem);
+            }
+            None => {
+                problems.remove(part);
+            }
+        }
+    }
+
+    /// Every problem reported, the parts' prefixed with their names.
     pub fn problem(&self) -> Option<String> {
-        lock(&self.problem).clone()
+        let problems = lock(&self.problems);
+        if problems.is_empty() {
+            return None;
+        }
+        let all: Vec<String> = problems
+            .iter()
+            .map(|(part, problem)| match *part {
+                "" => problem.clone(),
+                part => format!("{part}: {problem}"),
+            })
+            .collect();
+        Some(all.join("; "))
     }
 
     pub fn add_received(&self, events: usize, bytes: usize) {
@@ -505,7 +534,13 @@ mod tests {
             r.problems(),
             vec![("in".to_owned(), "broker unreachable".to_owned())]
         );
+        m.set_part_problem("buffer", Some("disk full".into()));
         m.set_problem(None);
+        assert_eq!(
+            r.problems(),
+            vec![("in".to_owned(), "buffer: disk full".to_owned())]
+        );
+        m.set_part_problem("buffer", None);
         assert!(r.problems().is_empty());
     }
 

@@ -118,6 +118,39 @@ impl Finalizers {
     }
 }
 
+/// Finalizers held by a task while it works on their data. If the task is
+/// dropped before it calls [`HeldFinalizers::finish`] (aborted at the
+/// shutdown deadline in the middle of a retry, or panicking), they finish
+/// as `Errored`: data that was never written must not count as delivered.
+#[derive(Debug)]
+pub struct HeldFinalizers(Option<Finalizers>);
+
+impl HeldFinalizers {
+    pub fn new(finalizers: Finalizers) -> HeldFinalizers {
+        HeldFinalizers(Some(finalizers))
+    }
+
+    /// The task is done with the data: finish with `status`.
+    pub fn finish(mut self, status: BatchStatus) {
+        if let Some(finalizers) = self.0.take() {
+            finalizers.finish(status);
+        }
+    }
+
+    /// Hands the finalizers on (to whatever settles them later).
+    pub fn release(mut self) -> Finalizers {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for HeldFinalizers {
+    fn drop(&mut self) {
+        if let Some(finalizers) = self.0.take() {
+            finalizers.finish(BatchStatus::Errored);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +170,21 @@ mod tests {
         drop(c);
         assert_eq!(rx.try_recv().unwrap(), BatchStatus::Errored);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn held_finalizers_dropped_unfinished_count_as_errored() {
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        let held = HeldFinalizers::new(Finalizers::new(BatchNotifier::new(move |s| {
+            tx.send(s).unwrap()
+        })));
+        drop(held);
+        assert_eq!(rx.try_recv().unwrap(), BatchStatus::Errored);
+        let held = HeldFinalizers::new(Finalizers::new(BatchNotifier::new(move |s| {
+            tx2.send(s).unwrap()
+        })));
+        held.release().finish(BatchStatus::Delivered);
+        assert_eq!(rx.try_recv().unwrap(), BatchStatus::Delivered);
     }
 }

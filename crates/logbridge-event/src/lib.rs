@@ -20,7 +20,7 @@ mod value;
 
 pub use batch::EventBatch;
 pub use event::{DataKind, Event};
-pub use finalizer::{BatchNotifier, BatchStatus, Finalizers};
+pub use finalizer::{BatchNotifier, BatchStatus, Finalizers, HeldFinalizers};
 pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, KafkaPosition, LogRecord, Resource, Scope};
 pub use map::Entry;
 pub use metric::{

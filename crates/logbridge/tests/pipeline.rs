@@ -2,11 +2,10 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use support::{Env, read_lines, wait_exit, wait_for};
+use support::{Env, read_lines, tally, wait_exit, wait_for, write_numbered};
 
 fn file_pipeline(env: &Env, extra_transforms: &str, sink_input: &str) -> std::path::PathBuf {
     file_pipeline_with(env, extra_transforms, sink_input, "")
@@ -42,19 +41,6 @@ encoding.codec = "text"
     )
 }
 
-fn write_numbered(path: &std::path::Path, from: usize, to: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    let mut buf = String::new();
-    for i in from..to {
-        buf.push_str(&format!("line {i:08} {}\n", "x".repeat(40)));
-    }
-    f.write_all(buf.as_bytes()).unwrap();
-}
-
 /// `logbridge buffer inspect DIR`, parsed.
 fn inspect_buffer(dir: &std::path::Path) -> serde_json::Value {
     let out = std::process::Command::new(support::bin())
@@ -68,19 +54,6 @@ fn inspect_buffer(dir: &std::path::Path) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Counts each numbered line in the output: (missing, duplicated).
-fn tally(lines: &[String], expected: usize) -> (usize, usize) {
-    let mut seen: HashMap<usize, usize> = HashMap::new();
-    for l in lines {
-        if let Some(n) = l.split_whitespace().nth(1).and_then(|n| n.parse().ok()) {
-            *seen.entry(n).or_default() += 1;
-        }
-    }
-    let missing = (0..expected).filter(|i| !seen.contains_key(i)).count();
-    let dups = seen.values().map(|c| c - 1).sum();
-    (missing, dups)
 }
 
 #[test]
@@ -275,19 +248,24 @@ fn sigkill_while_shipping_loses_nothing() {
     );
 }
 
-#[test]
-fn rotation_by_rename_and_copytruncate() {
-    let env = Env::new();
+/// Starts the file pipeline on `in/app.log` holding lines 0 to 999 and
+/// waits until they are all out: (the log, the config, the process).
+fn ship_app_log(env: &Env) -> (std::path::PathBuf, std::path::PathBuf, std::process::Child) {
     std::fs::create_dir_all(env.path("in")).unwrap();
     let log = env.path("in/app.log");
     write_numbered(&log, 0, 1_000);
-    let config = file_pipeline(&env, "", "app");
-    let mut child = env.spawn(&config, &["--no-admin"]);
-    assert!(wait_for(Duration::from_secs(20), || read_lines(
-        &env.path("out")
-    )
-    .len()
-        >= 1_000));
+    let config = file_pipeline(env, "", "app");
+    let child = env.spawn(&config, &["--no-admin"]);
+    assert!(wait_for(Duration::from_secs(20), || {
+        tally(&read_lines(&env.path("out")), 1_000).0 == 0
+    }));
+    (log, config, child)
+}
+
+#[test]
+fn rotation_by_rename_and_copytruncate() {
+    let env = Env::new();
+    let (log, _config, mut child) = ship_app_log(&env);
 
     // Rename rotation: more lines land in the old file after the rename,
     // then the new file at the old path gets its own lines.
@@ -525,4 +503,71 @@ fn corrupt_disk_buffer_segment_is_quarantined_and_skipped() {
     let after = inspect();
     assert!(after["quarantined_files"].as_u64().unwrap() >= 1, "{after}");
     assert_eq!(after["records_pending"], 0, "{after}");
+}
+
+/// A file renamed out of the pattern (`app.log` to `app.log.1`) while
+/// logbridge was stopped: at the next start it is found by its identity in
+/// the directory it was in and its unread tail is read, as is the new
+/// `app.log`.
+#[test]
+fn regression_file_renamed_while_stopped_is_read_to_its_end() {
+    let env = Env::new();
+    let (log, config, mut child) = ship_app_log(&env);
+    stop_ok(&mut child);
+
+    // While stopped: the file grows, is rotated away, a new one starts.
+    write_numbered(&log, 1_000, 1_700);
+    std::fs::rename(&log, env.path("in/app.log.1")).unwrap();
+    write_numbered(&log, 1_700, 2_000);
+
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    let complete = wait_for(Duration::from_secs(20), || {
+        tally(&read_lines(&env.path("out")), 2_000).0 == 0
+    });
+    stop_ok(&mut child);
+    let (missing, dups) = tally(&read_lines(&env.path("out")), 2_000);
+    assert!(complete, "missing {missing} lines");
+    assert_eq!((missing, dups), (0, 0));
+}
+
+/// A checkpointed file that is gone at start while it still had lines not
+/// read is reported (those lines cannot be read any more).
+#[test]
+fn regression_file_gone_with_unread_lines_is_reported() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    let log = env.path("in/app.log");
+    write_numbered(&log, 0, 1_000);
+    let size = std::fs::metadata(&log).unwrap().len();
+    // Nothing can be delivered: the checkpoint stays at 0.
+    std::fs::write(env.path("out"), "in the way").unwrap();
+    let config = file_pipeline(&env, "", "app");
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    let checkpointed = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(env.path("state/app/checkpoints.json"))
+            .is_ok_and(|c| c.contains(&format!("\"size\": {size}")))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(checkpointed);
+
+    std::fs::remove_file(&log).unwrap();
+    std::fs::remove_file(env.path("out")).unwrap();
+    let mut child = env.spawn(&config, &["--no-admin"]);
+    std::thread::sleep(Duration::from_secs(2));
+    stop_ok(&mut child);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("A file with lines not read yet is gone")
+            && stderr.contains(&format!("unread_bytes={size}")),
+        "{stderr}"
+    );
+}
+
+/// Stops a run with SIGTERM; it must exit 0.
+fn stop_ok(child: &mut std::process::Child) {
+    support::signal(child, 15);
+    let status = wait_exit(child, Duration::from_secs(20)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status}");
 }

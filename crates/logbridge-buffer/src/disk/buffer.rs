@@ -6,15 +6,23 @@
 //! blocking pool would. What can take milliseconds (fsync, the ledger,
 //! recovery, deleting segments, rolling to a new segment) runs on
 //! `spawn_blocking` or in the group-commit task.
+//!
+//! A full disk is waited out: a record write that finds no space is cut
+//! back to the last complete record and retried with backoff (or, with
+//! `drop_newest`, the batch is dropped), the writer moves on to a fresh
+//! segment so that acknowledged ones can be deleted to make room, and a
+//! ledger that cannot be saved keeps the previous one and is retried.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
+use logbridge_component::storage::{WriteHealth, is_disk_full};
 use logbridge_component::telemetry::{ComponentMetrics, RateLimit};
-use logbridge_event::{BatchNotifier, BatchStatus, EventBatch, Finalizers};
+use logbridge_event::{BatchNotifier, BatchStatus, EventBatch, Finalizers, HeldFinalizers};
 use tokio::sync::Notify;
 
 use super::format::{self, HEADER_LEN, Ledger, Tail};
@@ -34,6 +42,14 @@ pub(crate) struct Shared {
     /// Acknowledgements to writer: space was freed.
     space_freed: Notify,
     log_limit: RateLimit,
+    ledger: Mutex<LedgerWrites>,
+}
+
+/// How saving the ledger goes; taken under `commit_lock`.
+struct LedgerWrites {
+    health: WriteHealth,
+    /// After a failed save, the next one waits until then.
+    retry_at: Option<Instant>,
 }
 
 struct State {
@@ -76,6 +92,10 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 pub struct BufferWriter {
     shared: Arc<Shared>,
     frame: Vec<u8>,
+    health: WriteHealth,
+    /// With `drop_newest` on a full disk: batches are dropped without a
+    /// try until then.
+    drop_until: Option<Instant>,
 }
 
 /// Reads batches back in order. Each batch carries a finalizer that
@@ -109,8 +129,10 @@ pub(crate) async fn open(
         next_id: start.next_record_id,
     };
     let writer = BufferWriter {
+        health: WriteHealth::new(Arc::clone(&shared.metrics), "buffer"),
         shared,
         frame: Vec::new(),
+        drop_until: None,
     };
     Ok((writer, reader))
 }
@@ -198,10 +220,15 @@ fn recover(
         ack_dirty: false,
         unacked_bytes,
     };
+    let ledger = LedgerWrites {
+        health: WriteHealth::new(Arc::clone(&metrics), "buffer_ledger"),
+        retry_at: None,
+    };
     let shared = Shared {
         dir,
         config,
         metrics,
+        ledger: Mutex::new(ledger),
         state: Mutex::new(state),
         commit_lock: Mutex::new(()),
         data_ready: Notify::new(),
@@ -211,12 +238,19 @@ fn recover(
     Ok((shared, acked))
 }
 
+/// Creates segment `id` for appending. Appending (rather than writing at
+/// a cursor) lets a torn write be cut off with `set_len` alone.
 fn create_segment(dir: &std::path::Path, id: u64) -> io::Result<File> {
+    let path = format::segment_path(dir, id);
     let file = OpenOptions::new()
-        .write(true)
+        .append(true)
         .create_new(true)
-        .open(format::segment_path(dir, id))?;
-    format::sync_dir(dir)?;
+        .open(&path)?;
+    if let Err(error) = format::sync_dir(dir) {
+        // Not ours yet: the next try creates it again.
+        let _ = fs::remove_file(&path);
+        return Err(error);
+    }
     Ok(file)
 }
 
@@ -232,23 +266,33 @@ async fn group_commit(shared: Weak<Shared>, interval: std::time::Duration) {
         if !shared.needs_commit() {
             continue;
         }
-        let done = tokio::task::spawn_blocking(move || shared.commit()).await;
-        if let Ok(Err(error)) = done {
-            tracing::error!(message = "Disk buffer commit failed; retrying.", %error);
+        let done = tokio::task::spawn_blocking(move || {
+            if let Err(error) = shared.commit(false)
+                && shared.log_limit.allow()
+            {
+                tracing::error!(message = "Disk buffer fsync failed; retrying.", %error);
+            }
+        })
+        .await;
+        if let Err(error) = done {
+            tracing::error!(message = "Disk buffer commit task failed.", %error);
         }
     }
 }
 
 impl Shared {
-    /// Group commit: one fsync covers every record written before it.
-    fn commit(&self) -> io::Result<()> {
+    /// Group commit: one fsync covers every record written before it; then
+    /// the acknowledged position is saved (`persist_ledger` reports and
+    /// retries its own failures; the result is the fsync's). `force` saves
+    /// the ledger even within a retry backoff.
+    fn commit(&self, force: bool) -> io::Result<()> {
         let _serial = self
             .commit_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let synced = self.sync_data();
-        let ledger = self.persist_ledger();
-        synced.and(ledger)
+        self.persist_ledger(force);
+        synced
     }
 
     fn needs_commit(&self) -> bool {
@@ -280,11 +324,24 @@ impl Shared {
         Ok(())
     }
 
-    fn persist_ledger(&self) -> io::Result<()> {
+    /// Saves the acknowledged position and deletes the segments wholly
+    /// before it. A failed save keeps the previous ledger (the write is
+    /// atomic) and is retried with backoff; on a full disk the finished
+    /// segments are deleted first, which is safe (their records are
+    /// acknowledged, and a restart skips segments that are gone) and frees
+    /// the space the ledger needs.
+    fn persist_ledger(&self, force: bool) {
+        let mut writes = self
+            .ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !force && writes.retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
         let (ledger, finished) = {
             let mut st = lock(&self.state);
             if !st.ack_dirty {
-                return Ok(());
+                return;
             }
             st.ack_dirty = false;
             let acked = st.acked;
@@ -297,19 +354,45 @@ impl Shared {
             let finished: Vec<u64> = st.segments.range(..through).map(|(&id, _)| id).collect();
             (acked, finished)
         };
-        if let Err(error) = format::write_ledger(&self.dir, &ledger) {
-            lock(&self.state).ack_dirty = true;
-            return Err(error);
+        let mut saved = format::write_ledger(&self.dir, &ledger);
+        if saved.as_ref().is_err_and(is_disk_full) && !finished.is_empty() {
+            self.delete_segments(&finished);
+            saved = format::write_ledger(&self.dir, &ledger);
         }
-        for id in finished {
+        let path = self.dir.join(format::LEDGER_FILE);
+        match saved {
+            Ok(()) => {
+                writes.health.succeeded(&path);
+                writes.retry_at = None;
+            }
+            Err(error) => {
+                lock(&self.state).ack_dirty = true;
+                let delay = writes.health.failed(&path, &error);
+                writes.retry_at = Some(Instant::now() + delay);
+                return;
+            }
+        }
+        drop(writes);
+        self.delete_segments(&finished);
+    }
+
+    /// Deletes the segments `ids`, all acknowledged; one that cannot be
+    /// deleted stays listed and is tried again at the next commit.
+    fn delete_segments(&self, ids: &[u64]) {
+        for &id in ids {
             match fs::remove_file(format::segment_path(&self.dir, id)) {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(error),
+                Err(error) => {
+                    lock(&self.state).ack_dirty = true;
+                    if self.log_limit.allow() {
+                        tracing::error!(message = "Cannot delete an acknowledged disk buffer segment.", segment = id, %error);
+                    }
+                    return;
+                }
             }
             lock(&self.state).segments.remove(&id);
         }
-        Ok(())
     }
 
     /// The callback of a batch handed out by the reader.
@@ -364,8 +447,14 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        if let Err(error) = self.commit() {
+        if let Err(error) = self.commit(true) {
             tracing::error!(message = "Final disk buffer commit failed.", %error);
+        }
+        if lock(&self.state).ack_dirty {
+            tracing::error!(
+                message = "Could not save the disk buffer's read position; records delivered since it was last saved will be sent again at the next start.",
+                dir = %self.dir.display(),
+            );
         }
         // Whatever could not be fsynced is not delivered.
         let st = lock(&self.state);
@@ -381,6 +470,9 @@ impl BufferWriter {
     /// `when_full = drop_newest`, or for a batch larger than `max_size`, a
     /// batch that does not fit is dropped, counted as discarded and its
     /// finalizers marked `Errored`; with `block` this waits for space.
+    /// A full disk is waited out the same way (retrying with backoff), or
+    /// with `drop_newest` drops batches until a retry finds space. Other
+    /// write errors are returned.
     pub async fn write(&mut self, mut batch: EventBatch) -> io::Result<()> {
         let shared = Arc::clone(&self.shared);
         self.frame.clear();
@@ -398,47 +490,47 @@ impl BufferWriter {
             return Ok(());
         }
         let len = self.frame.len() as u64;
+        let drop_newest = shared.config.when_full == WhenFull::DropNewest;
         loop {
             {
                 let st = lock(&shared.state);
                 if st.unacked_bytes + len <= shared.config.max_size {
                     break;
                 }
-                if shared.config.when_full == WhenFull::DropNewest || len > shared.config.max_size {
+                if drop_newest || len > shared.config.max_size {
                     drop(st);
-                    shared.metrics.add_discarded(batch.len(), false);
-                    if shared.log_limit.allow() {
-                        tracing::warn!(
-                            message = "Disk buffer full; dropping the newest batch.",
-                            events = batch.len(),
-                            bytes = len,
-                        );
-                    }
-                    batch.finalizers.update_status(BatchStatus::Errored);
+                    self.drop_newest(batch, "Disk buffer full; dropping the newest batch.");
                     return Ok(());
                 }
             }
             shared.space_freed.notified().await;
         }
-        let (file, roll) = {
-            let st = lock(&shared.state);
-            let size = st.segments.get(&st.write_segment).copied().unwrap_or(0);
-            let roll = st.force_roll || (size > 0 && size + len > shared.config.segment_max_bytes);
-            (Arc::clone(&st.write_file), roll)
-        };
-        let file = if roll {
-            roll_segment(&shared, file).await?
-        } else {
-            file
-        };
-        if let Err(error) = (&*file).write_all(&self.frame) {
-            // Bytes past the last complete record may be junk now: later
-            // records go to a new segment (recovery quarantines the junk).
-            lock(&shared.state).force_roll = true;
-            batch.finalizers.update_status(BatchStatus::Errored);
-            return Err(error);
+        // Should this task be dropped while it waits for disk space, the
+        // batch must not count as delivered.
+        let finalizers = HeldFinalizers::new(std::mem::take(&mut batch.finalizers));
+        loop {
+            if drop_newest && self.drop_until.is_some_and(|t| Instant::now() < t) {
+                self.drop_newest(batch, "Disk full; dropping the newest batch.");
+                finalizers.finish(BatchStatus::Errored);
+                return Ok(());
+            }
+            let error = match self.append(&shared).await {
+                Ok(()) => break,
+                Err(error) => error,
+            };
+            if !is_disk_full(&error) {
+                return Err(error);
+            }
+            let delay = self.health.failed(&shared.dir, &error);
+            if drop_newest {
+                self.drop_until = Some(Instant::now() + delay);
+            } else {
+                tokio::time::sleep(delay).await;
+            }
         }
-        let finalizers = std::mem::take(&mut batch.finalizers);
+        self.health.succeeded(&shared.dir);
+        self.drop_until = None;
+        let finalizers = finalizers.release();
         {
             let mut st = lock(&shared.state);
             let seg = st.write_segment;
@@ -455,6 +547,47 @@ impl BufferWriter {
         }
         shared.data_ready.notify_one();
         Ok(())
+    }
+
+    /// Drops `batch` (`drop_newest`): counted as discarded, its finalizers
+    /// (if it still has them) marked `Errored`.
+    fn drop_newest(&self, batch: EventBatch, message: &'static str) {
+        let shared = &self.shared;
+        shared.metrics.add_discarded(batch.len(), false);
+        if shared.log_limit.allow() {
+            tracing::warn!(message, events = batch.len(), bytes = self.frame.len());
+        }
+        batch.finalizers.update_status(BatchStatus::Errored);
+    }
+
+    /// Writes the sealed frame at the end of the write segment (rolling to
+    /// a new one first if due). On failure the segment is cut back to its
+    /// last complete record; on a full disk the next try starts a new
+    /// segment, so that this one can be deleted once it is read and
+    /// acknowledged, freeing space while the writer waits.
+    async fn append(&mut self, shared: &Shared) -> io::Result<()> {
+        let (file, roll, size) = {
+            let st = lock(&shared.state);
+            let size = st.segments.get(&st.write_segment).copied().unwrap_or(0);
+            let roll = st.force_roll
+                || (size > 0 && size + self.frame.len() as u64 > shared.config.segment_max_bytes);
+            (Arc::clone(&st.write_file), roll, size)
+        };
+        let (file, size) = if roll {
+            (roll_segment(shared, file).await?, 0)
+        } else {
+            (file, size)
+        };
+        let Err(error) = (&*file).write_all(&self.frame) else {
+            return Ok(());
+        };
+        let cut = file.set_len(size);
+        if cut.is_err() || (size > 0 && is_disk_full(&error)) {
+            // Bytes past the last complete record may be junk (recovery
+            // quarantines them), or the segment should be closed.
+            lock(&shared.state).force_roll = true;
+        }
+        Err(error)
     }
 }
 
@@ -474,6 +607,12 @@ async fn roll_segment(shared: &Shared, old: Arc<File>) -> io::Result<Arc<File>> 
     st.write_file = Arc::clone(&file);
     st.segments.insert(next, 0);
     st.force_roll = false;
+    drop(st);
+    // A reader waiting at the end of the old segment moves on and closes
+    // it now, not at the next record: on a full disk there may be none
+    // until the old segment, once delivered and deleted, frees its space,
+    // which it does only once no handle holds it open.
+    shared.data_ready.notify_one();
     // Records of the old segment are durable; `dirty` stays set so the next
     // commit releases their finalizers.
     Ok(file)
@@ -481,10 +620,11 @@ async fn roll_segment(shared: &Shared, old: Arc<File>) -> io::Result<Arc<File>> 
 
 impl BufferWriter {
     /// Fsyncs everything written so far, releases its finalizers and
-    /// persists the acknowledged position.
+    /// persists the acknowledged position (a failure to save the position
+    /// is reported and retried, not returned).
     pub async fn flush(&mut self) -> io::Result<()> {
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || shared.commit())
+        tokio::task::spawn_blocking(move || shared.commit(true))
             .await
             .map_err(io::Error::other)?
     }

@@ -33,6 +33,20 @@
 //! exceed it by the part of a segment already acknowledged but not yet
 //! deleted (under one segment plus one commit interval of acknowledgements).
 //!
+//! # A full disk
+//!
+//! Running out of space (`ENOSPC`, `EDQUOT`) is waited out, never a
+//! failure: a record write cut short is cut back to the last complete
+//! record and retried with backoff (100 ms doubling to 5 s) while upstream
+//! waits, or with `drop_newest` the batches that arrive meanwhile are
+//! dropped and counted. The writer then starts a new segment, so the
+//! reader's acknowledgements can free the old one. A ledger that cannot be
+//! saved keeps the previous one (it is replaced atomically) and is retried
+//! with backoff. While either fails, the sink reports the problem (parts
+//! `buffer` and `buffer_ledger`: `/readyz` fails and
+//! `logbridge_component_disk_full` is 1); it clears once writes work.
+//! Other write errors end the buffer.
+//!
 //! # Recovery
 //!
 //! On open every segment from the ledger position on is scanned: a torn last
@@ -56,10 +70,11 @@ pub use buffer::{BufferReader, BufferWriter};
 
 use format::Tail;
 
-/// What the writer does when the buffer holds `max_size` bytes: `Block`
-/// waits until the reader's acknowledgements free space (backpressure);
-/// `DropNewest` drops the incoming batch, counts it as discarded and marks
-/// its finalizers `Errored`.
+/// What the writer does when the buffer holds `max_size` bytes or its disk
+/// is full: `Block` waits until the reader's acknowledgements (or whatever
+/// frees the disk) make room (backpressure); `DropNewest` drops the
+/// incoming batch, counts it as discarded and marks its finalizers
+/// `Errored`.
 pub use logbridge_component::WhenFull;
 
 /// Settings of one disk buffer.

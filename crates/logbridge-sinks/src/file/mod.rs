@@ -2,23 +2,30 @@
 //! template (strftime and `{{ field }}`), optionally gzip or zstd
 //! compressed. A batch is acknowledged once its bytes are written to the
 //! file (handed to the operating system, which survives a crash of the
-//! process); write errors such as a full disk are retried, never dropped.
+//! process); write errors such as a full disk are retried with backoff,
+//! never dropped, and reported (`/readyz`, the disk-full gauge) while they
+//! last. A failed write is cut back, so files hold whole lines only
+//! (`output.rs`).
+
+mod output;
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, Instant};
 
+use logbridge_component::storage::{WriteHealth, is_disk_full};
 use logbridge_component::{
     BuildContext, BuildError, ComponentError, Sink, SinkConfig, SinkContext,
 };
-use logbridge_event::{BatchStatus, DataKind, EventBatch, Finalizers};
+use logbridge_event::{BatchStatus, DataKind, EventBatch, Finalizers, HeldFinalizers};
 use serde::Deserialize;
-use tracing::{error, info};
+use tracing::error;
 
 use logbridge_codec::encoding::EncodingConfig;
 use logbridge_codec::template::Template;
+
+use output::OutputFile;
 
 /// Compression of written files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -33,7 +40,10 @@ pub enum Compression {
     Zstd,
 }
 
-/// Writes events to files.
+/// Writes events to files. A write that fails (a full disk) is cut back to
+/// the last whole line and retried with backoff (100 ms doubling to 5 s);
+/// meanwhile `/readyz` fails and, for a full disk,
+/// `logbridge_component_disk_full{part="output"}` is 1.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
@@ -73,58 +83,12 @@ impl SinkConfig for FileSinkConfig {
     }
 }
 
-enum Writer {
-    Plain(File),
-    Gzip(flate2::write::GzEncoder<File>),
-    Zstd(zstd::stream::write::Encoder<'static, File>),
-}
-
-impl Writer {
-    fn open(path: &FsPath, compression: Compression) -> io::Result<Writer> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(match compression {
-            Compression::None => Writer::Plain(file),
-            Compression::Gzip => Writer::Gzip(flate2::write::GzEncoder::new(
-                file,
-                flate2::Compression::fast(),
-            )),
-            Compression::Zstd => Writer::Zstd(zstd::stream::write::Encoder::new(file, 3)?),
-        })
-    }
-
-    /// Writes all of `buf` and flushes it to the file.
-    fn write_flush(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Writer::Plain(f) => f.write_all(buf),
-            Writer::Gzip(g) => g.write_all(buf).and_then(|()| g.flush()),
-            Writer::Zstd(z) => z.write_all(buf).and_then(|()| z.flush()),
-        }
-    }
-
-    /// Ends the compressed stream.
-    fn finish(self) -> io::Result<()> {
-        match self {
-            Writer::Plain(_) => Ok(()),
-            Writer::Gzip(g) => g.finish().map(drop),
-            Writer::Zstd(z) => z.finish().map(drop),
-        }
-    }
-}
-
-struct OpenFile {
-    writer: Writer,
-    last_write: Instant,
-}
-
 struct FileSink {
     path: Template,
     encoder: logbridge_codec::encode::Encoder,
     compression: Compression,
     idle_timeout: Duration,
-    files: HashMap<PathBuf, OpenFile>,
+    files: HashMap<PathBuf, OutputFile>,
     spare: Vec<u8>,
 }
 
@@ -132,8 +96,8 @@ struct FileSink {
 const MAX_EVENTS_PER_WRITE: usize = 8192;
 /// The largest encode buffer kept between writes.
 const MAX_SPARE_BYTES: usize = 16 * 1024 * 1024;
-const RETRY_MIN: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Failed tries before a write is given up once shutdown has begun.
+const TRIES_AT_SHUTDOWN: u32 = 3;
 
 impl FileSink {
     /// Encodes the batches, grouped by rendered path.
@@ -181,17 +145,17 @@ impl FileSink {
         let file = match self.files.get_mut(path) {
             Some(f) => f,
             None => {
-                let writer = Writer::open(path, self.compression)?;
-                self.files.entry(path.to_owned()).or_insert(OpenFile {
-                    writer,
-                    last_write: Instant::now(),
-                })
+                let file = OutputFile::open(path, self.compression)?;
+                self.files.entry(path.to_owned()).or_insert(file)
             }
         };
-        file.last_write = Instant::now();
-        let result = file.writer.write_flush(buf);
-        if result.is_err() {
-            // Reopen on the next try: the handle may be in an unknown state.
+        let result = file.write(buf);
+        if let Err(error) = &result
+            && !is_disk_full(error)
+            && file.can_reopen()
+        {
+            // Reopen on the next try: the handle may be what fails (a
+            // stale one, a file removed meanwhile).
             self.files.remove(path);
         }
         result
@@ -207,7 +171,7 @@ impl FileSink {
             .collect();
         for p in stale {
             if let Some(f) = self.files.remove(&p)
-                && let Err(error) = f.writer.finish()
+                && let Err(error) = f.finish()
             {
                 error!(message = "Failed to close file.", %error, path = %p.display());
             }
@@ -216,7 +180,7 @@ impl FileSink {
 
     fn close_all(&mut self) {
         for (p, f) in self.files.drain() {
-            if let Err(error) = f.writer.finish() {
+            if let Err(error) = f.finish() {
                 error!(message = "Failed to close file.", %error, path = %p.display());
             }
         }
@@ -226,6 +190,7 @@ impl FileSink {
 #[async_trait::async_trait]
 impl Sink for FileSink {
     async fn run(mut self: Box<Self>, mut cx: SinkContext) -> Result<(), ComponentError> {
+        let mut health = WriteHealth::new(cx.metrics.clone(), "output");
         let mut idle_check = tokio::time::interval(self.idle_timeout.min(Duration::from_secs(5)));
         loop {
             let first = tokio::select! {
@@ -250,14 +215,16 @@ impl Sink for FileSink {
             let started = Instant::now();
             let spare = std::mem::take(&mut self.spare);
             let mut groups = self.encode(&batches, spare);
-            let mut finalizers = Finalizers::default();
+            let mut merged = Finalizers::default();
             for b in &mut batches {
-                finalizers.merge(std::mem::take(&mut b.finalizers));
+                merged.merge(std::mem::take(&mut b.finalizers));
             }
             drop(batches);
+            // Aborted while a write is retried, the batch is not delivered.
+            let finalizers = HeldFinalizers::new(merged);
             let mut written = 0;
             for (path, buf) in &groups {
-                if !self.write_with_retry(&mut cx, path, buf).await {
+                if !self.write_with_retry(&cx, &mut health, path, buf).await {
                     // Shutting down with the disk still failing: the source
                     // must not commit past these events.
                     finalizers.finish(BatchStatus::Errored);
@@ -282,31 +249,31 @@ impl Sink for FileSink {
 }
 
 impl FileSink {
-    /// Writes `buf`, retrying with backoff until it succeeds; false if the
-    /// pipeline is shutting down and the write still fails.
-    async fn write_with_retry(&mut self, cx: &mut SinkContext, path: &FsPath, buf: &[u8]) -> bool {
-        let mut delay = RETRY_MIN;
+    /// Writes `buf`, retrying with backoff until it succeeds (reporting the
+    /// sink not ready meanwhile); false if the pipeline is shutting down and
+    /// the write still fails.
+    async fn write_with_retry(
+        &mut self,
+        cx: &SinkContext,
+        health: &mut WriteHealth,
+        path: &FsPath,
+        buf: &[u8],
+    ) -> bool {
         let mut failures = 0u32;
         loop {
             match self.write(path, buf) {
                 Ok(()) => {
-                    if failures > 0 {
-                        info!(message = "Writing works again.", path = %path.display(), failures);
-                    }
+                    health.succeeded(path);
                     return true;
                 }
                 Err(error) => {
-                    cx.metrics.add_error();
-                    if failures == 0 {
-                        error!(message = "Failed to write; retrying.", %error, path = %path.display());
-                    }
+                    let delay = health.failed(path, &error);
                     failures += 1;
-                    if cx.shutdown.is_triggered() && failures > 3 {
+                    if cx.shutdown.is_triggered() && failures > TRIES_AT_SHUTDOWN {
                         error!(message = "Giving up writing at shutdown; the data will be read again.", %error, path = %path.display());
                         return false;
                     }
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(RETRY_MAX);
                 }
             }
         }
@@ -321,6 +288,7 @@ mod tests {
     use logbridge_component::channel;
     use logbridge_component::telemetry::{ComponentKind, ComponentMetrics};
     use logbridge_event::{BatchNotifier, Event, LogRecord};
+    use std::fs::File;
     use std::io::Read;
     use std::sync::Arc;
 

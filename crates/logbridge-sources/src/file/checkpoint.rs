@@ -3,6 +3,8 @@
 //! The file is replaced atomically (temporary file, rename), so a crash
 //! leaves either the old or the new version; durable writes also fsync the
 //! file and the directory, so a power loss does too.
+//! Each entry also keeps the file's size when it was last written, so that
+//! a file gone at the next start with lines not read can be reported.
 //! Entries of files not seen for [`PRUNE_AFTER_SECS`] are dropped. Loading
 //! reports a corrupt file to the caller, which moves it aside; nothing here
 //! panics on what it reads.
@@ -27,7 +29,7 @@ pub(super) const PRUNE_AFTER_SECS: i64 = 7 * 24 * 3600;
 /// What `checkpoints.json` holds.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Stored {
+struct StoredFile {
     version: u32,
     checkpoints: Vec<StoredEntry>,
 }
@@ -43,6 +45,10 @@ struct StoredEntry {
     path: String,
     /// Every line before this byte offset was delivered.
     offset: u64,
+    /// The file's size when the entry was last written: past `offset`,
+    /// lines not read yet (reported if the file is gone at the next start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
     /// When the entry last changed or its file was last open.
     updated_unix_secs: i64,
 }
@@ -51,7 +57,17 @@ struct StoredEntry {
 struct Entry {
     path: String,
     offset: u64,
+    size: Option<u64>,
     updated_unix_secs: i64,
+}
+
+/// A stored checkpoint, as [`Checkpoints::entries`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Stored {
+    pub key: FileKey,
+    pub path: PathBuf,
+    pub offset: u64,
+    pub size: Option<u64>,
 }
 
 /// The checkpoint file could not be used.
@@ -79,7 +95,7 @@ impl Checkpoints {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkpoints::default()),
             Err(e) => return Err(e.into()),
         };
-        let stored: Stored = serde_json::from_slice(&bytes)?;
+        let stored: StoredFile = serde_json::from_slice(&bytes)?;
         if stored.version != VERSION {
             return Err(LoadError::Version(stored.version));
         }
@@ -95,6 +111,7 @@ impl Checkpoints {
                 let entry = Entry {
                     path: e.path,
                     offset: e.offset,
+                    size: e.size,
                     updated_unix_secs: e.updated_unix_secs,
                 };
                 (key, entry)
@@ -114,6 +131,27 @@ impl Checkpoints {
         self.entries.len()
     }
 
+    /// Every checkpoint, in no particular order.
+    pub(super) fn entries(&self) -> Vec<Stored> {
+        self.entries
+            .iter()
+            .map(|(key, e)| Stored {
+                key: *key,
+                path: PathBuf::from(&e.path),
+                offset: e.offset,
+                size: e.size,
+            })
+            .collect()
+    }
+
+    /// Notes how big `key`'s file is now, for the next write; alone, this
+    /// is no reason to write.
+    pub(super) fn note_size(&mut self, key: &FileKey, size: u64) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.size = Some(size);
+        }
+    }
+
     /// Records that `key`, at `path`, is committed up to `offset`.
     pub(super) fn set(&mut self, key: FileKey, path: &Path, offset: u64, now_secs: i64) {
         let path = path.to_string_lossy();
@@ -131,6 +169,7 @@ impl Checkpoints {
                 let entry = Entry {
                     path: path.into_owned(),
                     offset,
+                    size: None,
                     updated_unix_secs: now_secs,
                 };
                 self.entries.insert(key, entry);
@@ -179,12 +218,13 @@ impl Checkpoints {
                 checksum: key.checksum,
                 path: e.path.clone(),
                 offset: e.offset,
+                size: e.size,
                 updated_unix_secs: e.updated_unix_secs,
             })
             .collect();
         checkpoints.sort_by(|a, b| a.path.cmp(&b.path).then(a.inode.cmp(&b.inode)));
         // Serializing plain structs of numbers and strings cannot fail.
-        serde_json::to_vec_pretty(&Stored {
+        serde_json::to_vec_pretty(&StoredFile {
             version: VERSION,
             checkpoints,
         })
@@ -252,6 +292,33 @@ mod tests {
         assert_eq!(loaded.get(&key(2)), Some(20), "active: kept");
         assert_eq!(loaded.get(&key(3)), Some(31), "recently updated: kept");
         assert_eq!(loaded.len(), 2);
+    }
+
+    #[test]
+    fn sizes_are_kept_and_files_without_them_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Checkpoints::default();
+        c.set(key(1), Path::new("/l/a.log"), 10, 1_000);
+        c.note_size(&key(1), 25);
+        c.note_size(&key(9), 5);
+        write_atomic(dir.path(), &c.serialize(1_000, &HashSet::new()), false).unwrap();
+        let loaded = Checkpoints::load(dir.path()).unwrap();
+        let entries = loaded.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].offset, entries[0].size),
+            (10, Some(25)),
+            "{entries:?}"
+        );
+        // Written before sizes were kept.
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            br#"{"version":1,"checkpoints":[{"dev":1,"inode":2,"checksum":7,"path":"/l/b.log","offset":3,"updated_unix_secs":1000}]}"#,
+        )
+        .unwrap();
+        let loaded = Checkpoints::load(dir.path()).unwrap();
+        assert_eq!(loaded.entries()[0].size, None);
+        assert_eq!(loaded.get(&key(2)), Some(3));
     }
 
     #[test]

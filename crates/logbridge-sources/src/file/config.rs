@@ -14,7 +14,12 @@ use super::source::FileSource;
 
 /// Reads lines from files, following them as they grow and as they are
 /// rotated, and remembers how far it got (after downstream acknowledged)
-/// in `checkpoints.json` under the component's data directory.
+/// in `checkpoints.json` under the component's data directory. A file
+/// renamed while logbridge was stopped, even to a name the patterns no
+/// longer match (`app.log.1`), is found again in its directory by its
+/// identity and read to its end; one gone with lines not read is reported.
+/// While `checkpoints.json` cannot be written for lack of space, reading
+/// pauses (`logbridge_component_disk_full{part="checkpoints"}` is 1).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {

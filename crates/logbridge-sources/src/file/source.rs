@@ -6,6 +6,10 @@
 //! the only other parties are the acknowledgement callbacks (which send
 //! into an unbounded channel this task drains) and the blocking thread that
 //! writes the checkpoint file.
+//!
+//! While the checkpoint file cannot be written for lack of space, reading
+//! pauses (acknowledgements are still handled): reading on would grow what
+//! a restart reads again past what was in flight.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -15,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use logbridge_component::storage::WriteHealth;
 use logbridge_component::telemetry::ComponentMetrics;
 use logbridge_component::{ComponentError, ShutdownSignal, Source, SourceContext, SourceOutputs};
 use logbridge_event::{BatchNotifier, BatchStatus, EventBatch, Finalizers, KeyString, Value};
@@ -23,10 +28,10 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::acks::Tracker;
-use super::checkpoint::{self, Checkpoints};
+use super::checkpoint::{self, Checkpoints, Stored};
 use super::config::{ReadFrom, Settings};
 use super::discovery::{Cause, ErrorLog};
-use super::identity::{self, FileKey, fingerprint, line_start_before};
+use super::identity::{self, FileId, FileKey, fingerprint, line_start_before};
 use super::reader::{CHUNK_BYTES, Reader, Resume, Turn};
 use logbridge_component::now_nanos;
 
@@ -41,8 +46,6 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 /// Checkpoints are made durable (fsync) at most this often, and at
 /// shutdown: a power loss may replay up to this much acknowledged data.
 const CHECKPOINT_SYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// After a failed checkpoint write, wait this long before trying again.
-const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// How often to look whether a checkpoint write in flight has finished.
 const WRITE_POLL: Duration = Duration::from_millis(5);
 /// At most one overlong-line warning per file this often.
@@ -106,8 +109,9 @@ struct Writer {
     last_start: Option<Instant>,
     /// When the last durable (fsynced) write started.
     last_sync: Option<Instant>,
+    /// After a failed write, the next one waits until then.
     retry_at: Option<Instant>,
-    last_error: Option<io::ErrorKind>,
+    health: WriteHealth,
 }
 
 struct State {
@@ -166,7 +170,7 @@ impl State {
                 last_start: None,
                 last_sync: None,
                 retry_at: None,
-                last_error: None,
+                health: WriteHealth::new(cx.metrics.clone(), "checkpoints"),
             },
             ack_tx,
             ack_rx,
@@ -189,8 +193,12 @@ impl State {
                 self.next_scan = now + self.settings.scan_interval;
             }
             self.drain_acks();
-            self.write_checkpoints(cx, false).await;
-            let (progress, flow) = self.read_round(cx, &out).await;
+            self.write_checkpoints(false).await;
+            let (progress, flow) = if self.writer.health.is_disk_full() {
+                (false, Flow::Continue)
+            } else {
+                self.read_round(cx, &out).await
+            };
             if flow == Flow::Stop {
                 break;
             }
@@ -210,7 +218,7 @@ impl State {
                     _ = cx.shutdown.wait() => break 'main,
                     Some(ack) = self.ack_rx.recv() => self.on_ack(ack),
                     _ = tokio::time::sleep_until(deadline.into()) => {
-                        self.write_checkpoints(cx, false).await;
+                        self.write_checkpoints(false).await;
                         if Instant::now() >= wake {
                             break;
                         }
@@ -222,12 +230,12 @@ impl State {
         // flushing on close): end it before waiting for their
         // acknowledgements.
         drop(out);
-        self.shut_down(cx).await;
+        self.shut_down().await;
     }
 
     /// Stopped reading: wait for every batch in flight (the topology bounds
     /// this wait), then write the last checkpoint.
-    async fn shut_down(&mut self, cx: &Cx) {
+    async fn shut_down(&mut self) {
         debug!(
             message = "Waiting for acknowledgements before the last checkpoint.",
             in_flight = self.in_flight
@@ -239,10 +247,10 @@ impl State {
                 .unwrap_or_else(|| Instant::now() + IDLE_SLEEP);
             tokio::select! {
                 Some(ack) = self.ack_rx.recv() => self.on_ack(ack),
-                _ = tokio::time::sleep_until(deadline.into()) => self.write_checkpoints(cx, false).await,
+                _ = tokio::time::sleep_until(deadline.into()) => self.write_checkpoints(false).await,
             }
         }
-        self.write_checkpoints(cx, true).await;
+        self.write_checkpoints(true).await;
     }
 
     // ---- discovery ----------------------------------------------------
@@ -252,8 +260,8 @@ impl State {
     fn scan(&mut self, cx: &Cx, initial: bool) {
         self.errors.begin_scan();
         let paths = self.settings.discovery.find(&mut self.errors, &cx.metrics);
-        let mut seen: HashSet<identity::FileId> = HashSet::with_capacity(paths.len());
-        let mut open: HashMap<identity::FileId, usize> = self
+        let mut seen: HashSet<FileId> = HashSet::with_capacity(paths.len());
+        let mut open: HashMap<FileId, usize> = self
             .readers
             .iter()
             .enumerate()
@@ -337,6 +345,9 @@ impl State {
             ));
         }
         self.errors.end_scan();
+        if initial {
+            self.recover_moved(cx, &seen);
+        }
 
         let now = Instant::now();
         for i in 0..self.readers.len() {
@@ -359,6 +370,66 @@ impl State {
                     i,
                     "File content was replaced; reading it again from the beginning.",
                 );
+            }
+        }
+    }
+
+    /// At startup: the checkpointed files that no matching path leads to
+    /// now. One renamed out of the patterns while logbridge was stopped
+    /// (`app.log` to `app.log.1`) is found in the directory it was in by its
+    /// identity (device, inode and first-line checksum) and read to its
+    /// end; one that is gone with lines not read is reported, since those
+    /// lines cannot be read any more.
+    fn recover_moved(&mut self, cx: &Cx, seen: &HashSet<FileId>) {
+        let missing: Vec<Stored> = self
+            .checkpoints
+            .entries()
+            .into_iter()
+            .filter(|e| {
+                !seen.contains(&(e.key.dev, e.key.inode))
+                    && self.settings.discovery.matches(&e.path)
+            })
+            .collect();
+        let mut listed: HashMap<PathBuf, HashMap<FileId, PathBuf>> = HashMap::new();
+        for entry in missing {
+            let dir = entry.path.parent().unwrap_or(Path::new("")).to_owned();
+            let files = listed.entry(dir).or_insert_with_key(|dir| files_by_id(dir));
+            let found = match files.get(&(entry.key.dev, entry.key.inode)) {
+                Some(path) => match open_same(path, entry.key) {
+                    Ok(same) => same.map(|(file, size)| (path.clone(), file, size)),
+                    Err(e) => {
+                        // Still there, but not readable now: not gone.
+                        self.errors.report(path, Cause::Open, &e, &cx.metrics);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            match found {
+                Some((path, file, size)) if size > entry.offset => {
+                    info!(
+                        message = "Reading the rest of a file renamed while logbridge was stopped.",
+                        from = %entry.path.display(),
+                        to = %path.display(),
+                        unread_bytes = size - entry.offset,
+                    );
+                    let attrs = self.attributes(&path);
+                    let id = self.new_id();
+                    let mut reader = Reader::new(
+                        id,
+                        (entry.key.dev, entry.key.inode),
+                        path,
+                        file,
+                        Resume::Checkpoint { otherwise: 0 },
+                        attrs,
+                        self.settings.max_line_bytes,
+                    );
+                    reader.gone_since = Some(Instant::now());
+                    self.readers.push(reader);
+                }
+                // Read to its end before it was renamed.
+                Some(_) => {}
+                None => report_gone(&entry, cx),
             }
         }
     }
@@ -429,7 +500,13 @@ impl State {
         reader.key = Some(key);
         reader.start_at(offset);
         self.trackers.insert(reader.id, Tracker::new(key, offset));
-        self.checkpoints.set(key, &reader.path, offset, now_secs());
+        if reader.is_gone() && self.checkpoints.get(&key).is_some() {
+            // Keep the matching path it was checkpointed under: a restart
+            // looks for it from there.
+            self.checkpoints.set_offset(key, offset, now_secs());
+        } else {
+            self.checkpoints.set(key, &reader.path, offset, now_secs());
+        }
         true
     }
 
@@ -464,7 +541,7 @@ impl State {
                 }
             }
             self.drain_acks();
-            self.write_checkpoints(cx, false).await;
+            self.write_checkpoints(false).await;
         }
         self.readers.retain(|r| !r.closed);
         (progress, flow)
@@ -607,10 +684,10 @@ impl State {
 
     /// Starts a checkpoint write if the offsets changed and one is due;
     /// with `force`, writes now and waits for it (shutdown).
-    async fn write_checkpoints(&mut self, cx: &Cx, force: bool) {
+    async fn write_checkpoints(&mut self, force: bool) {
         if let Some(task) = self.writer.task.take_if(|t| force || t.is_finished()) {
             let result = task.await.unwrap_or_else(|e| Err(io::Error::other(e)));
-            self.on_written(result, cx);
+            self.on_written(result);
         }
         if self.writer.task.is_some() {
             return;
@@ -622,6 +699,13 @@ impl State {
                 .is_none_or(|due| due > Instant::now())
         {
             return;
+        }
+        for reader in &self.readers {
+            if let Some(key) = &reader.key
+                && let Ok(meta) = reader.file.metadata()
+            {
+                self.checkpoints.note_size(key, meta.len());
+            }
         }
         let active: HashSet<FileKey> = self
             .readers
@@ -645,30 +729,25 @@ impl State {
             tokio::task::spawn_blocking(move || checkpoint::write_atomic(&dir, &contents, durable));
         if force {
             let result = task.await.unwrap_or_else(|e| Err(io::Error::other(e)));
-            self.on_written(result, cx);
+            self.on_written(result);
         } else {
             self.writer.task = Some(task);
         }
     }
 
-    fn on_written(&mut self, result: io::Result<()>, cx: &Cx) {
+    /// A failed write leaves the previous file in place (writes replace
+    /// it atomically) and is retried with backoff.
+    fn on_written(&mut self, result: io::Result<()>) {
+        let path = self.writer.dir.join(checkpoint::FILE_NAME);
         match result {
             Ok(()) => {
                 self.writer.retry_at = None;
-                self.writer.last_error = None;
+                self.writer.health.succeeded(&path);
             }
             Err(error) => {
                 self.checkpoints.mark_dirty();
-                self.writer.retry_at = Some(Instant::now() + CHECKPOINT_RETRY);
-                if self.writer.last_error != Some(error.kind()) {
-                    self.writer.last_error = Some(error.kind());
-                    cx.metrics.add_error();
-                    warn!(
-                        message = "Cannot write the checkpoint file; will retry. Lines may be read twice after a restart.",
-                        %error,
-                        path = %self.writer.dir.join(checkpoint::FILE_NAME).display()
-                    );
-                }
+                let delay = self.writer.health.failed(&path, &error);
+                self.writer.retry_at = Some(Instant::now() + delay);
             }
         }
     }
@@ -754,8 +833,58 @@ fn report_overlong(reader: &mut Reader, count: usize, longest: usize, max_line_b
     reader.overlong_warned_at = Some(Instant::now());
 }
 
+/// The regular files directly in `dir`, by identity. A directory that
+/// cannot be listed has none (its files count as gone).
+fn files_by_id(dir: &Path) -> HashMap<FileId, PathBuf> {
+    let listed = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let entries = match std::fs::read_dir(listed) {
+        Ok(entries) => entries,
+        Err(error) => {
+            debug!(message = "Cannot list the directory of checkpointed files.", %error, path = %dir.display());
+            return HashMap::new();
+        }
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            Some((identity::file_id(&meta), dir.join(e.file_name())))
+        })
+        .collect()
+}
+
+/// Opens `path` if it is still the file `key` names (same device, inode
+/// and first-line checksum), with its size; `None` if another file has
+/// taken its inode.
+fn open_same(path: &Path, key: FileKey) -> io::Result<Option<(File, u64)>> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    let same = identity::file_id(&meta) == (key.dev, key.inode)
+        && fingerprint(&file, true)? == Some(key.checksum);
+    Ok(same.then_some((file, meta.len())))
+}
+
+/// A checkpointed file is gone: if it still had lines not read when its
+/// checkpoint was last written, they are lost, which is worth an error.
+fn report_gone(entry: &Stored, cx: &Cx) {
+    let Some(size) = entry.size.filter(|&size| size > entry.offset) else {
+        return;
+    };
+    cx.metrics.add_error();
+    warn!(
+        message = "A file with lines not read yet is gone; those lines cannot be read.",
+        path = %entry.path.display(),
+        checkpoint_offset = entry.offset,
+        unread_bytes = size - entry.offset,
+    );
+}
+
 /// Whether `path` still leads to the file `id`.
-fn path_leads_to(path: &Path, id: identity::FileId) -> bool {
+fn path_leads_to(path: &Path, id: FileId) -> bool {
     std::fs::metadata(path).is_ok_and(|m| identity::file_id(&m) == id)
 }
 

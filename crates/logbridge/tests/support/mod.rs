@@ -100,6 +100,35 @@ pub fn read_lines(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Appends lines `line <n> xxx...` for `n` in `from..to` to `path`.
+pub fn write_numbered(path: &Path, from: usize, to: usize) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let mut buf = String::new();
+    for i in from..to {
+        buf.push_str(&format!("line {i:08} {}\n", "x".repeat(40)));
+    }
+    f.write_all(buf.as_bytes()).unwrap();
+}
+
+/// Counts each numbered line (from [`write_numbered`]) in the output:
+/// (missing, duplicated).
+pub fn tally(lines: &[String], expected: usize) -> (usize, usize) {
+    let mut seen: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for l in lines {
+        if let Some(n) = l.split_whitespace().nth(1).and_then(|n| n.parse().ok()) {
+            *seen.entry(n).or_default() += 1;
+        }
+    }
+    let missing = (0..expected).filter(|i| !seen.contains_key(i)).count();
+    let dups = seen.values().map(|c| c - 1).sum();
+    (missing, dups)
+}
+
 /// A loopback port nobody listens on, never the same twice in one test
 /// binary (the OS may hand a just-released port out again, and tests run
 /// in parallel).
