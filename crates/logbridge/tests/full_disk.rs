@@ -78,13 +78,8 @@ fn wait_not_ready(port: u16, what: &str) -> bool {
 
 /// The value of `logbridge_component_disk_full` for `component` and `part`.
 fn disk_full_gauge(port: u16, component: &str, part: &str) -> Option<i64> {
-    let (_, metrics) = http_get(port, "/debug/metrics")?;
-    let line = metrics.lines().find(|l| {
-        l.starts_with("logbridge_component_disk_full{")
-            && l.contains(&format!("component_id=\"{component}\""))
-            && l.contains(&format!("part=\"{part}\""))
-    })?;
-    line.rsplit(' ').next()?.parse().ok()
+    let labels = [("component_id", component), ("part", part)];
+    support::metric(port, "logbridge_component_disk_full", &labels).map(|v| v as i64)
 }
 
 fn spawn(env: &Env, config: &Path, port: u16) -> Proc {

@@ -59,15 +59,11 @@ fn peak_rss(pid: u32) -> u64 {
 }
 
 /// The sum of a metric's lines for a component (and a reason), from the
-/// admin server.
+/// admin server; 0 when it has none.
 fn metric(admin: u16, name: &str, component: &str, reason: Option<&str>) -> u64 {
-    let text = support::http_get(admin, "/debug/metrics").unwrap().1;
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .filter(|l| l.contains(&format!("component_id=\"{component}\"")))
-        .filter(|l| reason.is_none_or(|r| l.contains(&format!("reason=\"{r}\""))))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
+    let mut labels = vec![("component_id", component)];
+    labels.extend(reason.map(|r| ("reason", r)));
+    support::metric(admin, name, &labels).unwrap_or(0.0) as u64
 }
 
 /// The ports of a process with an `http` source `h` and an `otlp` source

@@ -240,12 +240,12 @@ encoding.codec = "json"
     let _receiver = Proc(env.spawn(&receiver, &["--no-admin"]));
     let out = env.path("out");
     let dropped = || {
-        let metrics = support::http_get(admin, "/debug/metrics").unwrap().1;
-        metrics
-            .lines()
-            .find(|l| l.starts_with("logbridge_syslog_kernel_dropped_datagrams_total{"))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
-            .unwrap_or(0)
+        support::metric(
+            admin,
+            "logbridge_syslog_kernel_dropped_datagrams_total",
+            &[],
+        )
+        .unwrap_or(0.0) as usize
     };
     assert!(
         wait_for(Duration::from_secs(30), || {
@@ -256,16 +256,12 @@ encoding.codec = "json"
         dropped()
     );
     assert!(dropped() > 0, "the 4 KiB buffer overflowed");
-    let metrics = support::http_get(admin, "/debug/metrics").unwrap().1;
-    let discarded = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("logbridge_component_discarded_events_total")
-                && l.contains("component_id=\"in\"")
-                && l.contains("intentional=\"false\"")
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse::<usize>().ok());
-    assert_eq!(discarded, Some(dropped()), "{metrics}");
+    let discarded = support::metric(
+        admin,
+        "logbridge_component_discarded_events_total",
+        &[("component_id", "in"), ("intentional", "false")],
+    );
+    assert_eq!(discarded, Some(dropped() as f64));
 }
 
 /// What `logger` sends arrives as sent: a structured-data parameter given
@@ -593,19 +589,10 @@ buffer.max_events = 1
         // times out.
         assert_eq!(waiter.join().unwrap(), 503);
     }
-    let metrics = support::http_get(admin, "/debug/metrics").unwrap().1;
-    let value = |name: &str| -> String {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name) && l.contains("component_id=\"in\""))
-            .and_then(|l| l.rsplit(' ').next())
-            .unwrap_or("none")
-            .to_owned()
-    };
+    let value = |name: &str| support::metric(admin, name, &[("component_id", "in")]);
     assert_eq!(
         value("logbridge_component_received_events_total"),
-        "2",
-        "{metrics}"
+        Some(2.0)
     );
-    assert_eq!(value("logbridge_component_sent_events_total"), "2");
+    assert_eq!(value("logbridge_component_sent_events_total"), Some(2.0));
 }

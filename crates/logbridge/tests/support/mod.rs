@@ -191,6 +191,24 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
+/// The sum of the lines of metric `name` carrying every one of `labels`,
+/// from the admin server at `port`; `None` when no line matches (or the
+/// server does not answer).
+pub fn metric(port: u16, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let (_, text) = http_get(port, "/debug/metrics")?;
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
 /// A spawned logbridge, killed (by process id) when dropped, so a failing
 /// test leaks no process.
 pub struct Proc(pub Child);
