@@ -155,10 +155,11 @@ fn decode(
     let request = WriteRequest::decode(message)
         .map_err(|e| HttpError::bad_request(format!("invalid protobuf: {e}")))?;
     remember_metadata(&request, metadata);
-    let remembered = read_metadata(metadata);
-    let (entries, bytes) = request_point_copies(&request, &remembered);
+    // Not held while paying: paying may wait for room, and a request with
+    // new metadata must not wait behind that for the write lock.
+    let (entries, bytes) = request_point_copies(&request, &read_metadata(metadata));
     charge.memory(entries.saturating_mul(NODE_BYTES).saturating_add(bytes))?;
-    let metrics = request_to_metrics_with(&request, &remembered)
+    let metrics = request_to_metrics_with(&request, &read_metadata(metadata))
         .map_err(|e| HttpError::bad_request(e.to_string()))?;
     Ok(metrics.into_iter().map(Event::Metric).collect())
 }
