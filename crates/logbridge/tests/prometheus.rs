@@ -719,9 +719,14 @@ encoding.codec = "json"
     let lines = metric_lines(&out);
     let prom_instance = prom.address();
     assert_eq!(up[&prom_instance], 1.0);
+    // A peer case (openmetrics/roundtrip) carries its own
+    // `prometheus_build_info`, so the series is picked by its instance.
     let build_info = lines
         .iter()
-        .find(|m| m["name"] == "prometheus_build_info")
+        .find(|m| {
+            m["name"] == "prometheus_build_info"
+                && label(m, "instance") == Some(prom_instance.as_str())
+        })
         .expect("prometheus_build_info scraped");
     println!("prometheus_build_info: {build_info}");
     assert_eq!(label(build_info, "job"), Some("prom"));
