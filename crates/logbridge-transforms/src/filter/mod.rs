@@ -7,22 +7,24 @@ use logbridge_component::telemetry::ComponentMetrics;
 use logbridge_component::{
     BuildContext, BuildError, OutputDef, Transform, TransformConfig, TransformOutputs,
 };
-use logbridge_condition::Condition;
 use logbridge_event::{DataKind, EventBatch};
 use serde::Deserialize;
+
+use crate::condition::{ConditionConfig, EventCondition};
 
 /// Keeps the events that match a condition.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// The condition events must meet to pass, e.g.
-    /// `.level != "debug" && .status >= 500` (see the condition language).
-    pub condition: String,
+    /// `.level != "debug" && .status >= 500`, or a table such as
+    /// `{ type = "vrl", source = "..." }` or `{ type = "is_log" }`.
+    pub condition: ConditionConfig,
 }
 
 impl TransformConfig for FilterConfig {
     fn build(&self, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
-        let condition = compile_condition("condition", &self.condition)?;
+        let condition = EventCondition::compile("condition", &self.condition)?;
         Ok(Box::new(Filter {
             condition,
             metrics: cx.metrics.clone(),
@@ -42,18 +44,8 @@ impl TransformConfig for FilterConfig {
     }
 }
 
-/// Compiles a condition option, turning its error into a build error that
-/// points at the option and shows the position.
-pub(crate) fn compile_condition(option: &str, source: &str) -> Result<Condition, BuildError> {
-    Condition::compile(source).map_err(|e| {
-        let mut err = BuildError::new(option, format!("invalid condition: {}", e.message));
-        err.hint = Some(e.render(source));
-        err
-    })
-}
-
 struct Filter {
-    condition: Condition,
+    condition: EventCondition,
     metrics: Arc<ComponentMetrics>,
 }
 

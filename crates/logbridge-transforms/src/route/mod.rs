@@ -6,11 +6,10 @@ use indexmap::IndexMap;
 use logbridge_component::{
     BuildContext, BuildError, OutputDef, Transform, TransformConfig, TransformOutputs,
 };
-use logbridge_condition::Condition;
 use logbridge_event::{DataKind, Event, EventBatch};
 use serde::Deserialize;
 
-use crate::filter::compile_condition;
+use crate::condition::{ConditionConfig, EventCondition};
 
 /// The output for events that match no route.
 pub const UNMATCHED_OUTPUT: &str = "_unmatched";
@@ -22,7 +21,7 @@ pub struct RouteConfig {
     /// Route names and their conditions, e.g.
     /// `route.errors = '.status >= 500'`. An event goes to every route it
     /// matches.
-    pub route: IndexMap<String, String>,
+    pub route: IndexMap<String, ConditionConfig>,
 }
 
 impl TransformConfig for RouteConfig {
@@ -39,7 +38,7 @@ impl TransformConfig for RouteConfig {
                     format!("`{UNMATCHED_OUTPUT}` is reserved"),
                 ));
             }
-            routes.push(compile_condition(&format!("route.{name}"), source)?);
+            routes.push(EventCondition::compile(&format!("route.{name}"), source)?);
         }
         Ok(Box::new(Route { routes }))
     }
@@ -62,7 +61,7 @@ impl TransformConfig for RouteConfig {
 }
 
 struct Route {
-    routes: Vec<Condition>,
+    routes: Vec<EventCondition>,
 }
 
 impl Transform for Route {
