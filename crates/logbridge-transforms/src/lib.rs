@@ -9,6 +9,7 @@
 //! the pure crate `logbridge-rules`.
 
 pub mod condition;
+pub mod evictions;
 pub mod filter;
 pub mod modify;
 pub mod parse;
