@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use logbridge_event::DataKind;
 
+use crate::enrichment::EnrichmentTables;
 use crate::telemetry::{ComponentKind, ComponentMetrics, Registry};
 use crate::traits::{Sink, Source, Transform};
 
@@ -40,6 +41,8 @@ pub struct BuildContext {
     /// The process's telemetry: every component's counters, and the views
     /// components publish for the admin API.
     pub registry: Arc<Registry>,
+    /// The config's enrichment tables, for components that look data up.
+    pub enrichment_tables: EnrichmentTables,
 }
 
 impl BuildContext {
@@ -50,7 +53,14 @@ impl BuildContext {
             data_dir,
             metrics: Arc::new(ComponentMetrics::new(id, kind, "")),
             registry: Registry::new(),
+            enrichment_tables: EnrichmentTables::default(),
         }
+    }
+
+    /// The same context, with the config's enrichment tables.
+    pub fn with_enrichment_tables(mut self, tables: EnrichmentTables) -> BuildContext {
+        self.enrichment_tables = tables;
+        self
     }
 
     /// This component's own state directory.

@@ -25,6 +25,7 @@ pub mod channel;
 mod config;
 mod context;
 pub mod dropped;
+pub mod enrichment;
 mod output;
 pub mod storage;
 pub mod telemetry;

@@ -18,14 +18,16 @@ use crate::positions::Positions;
 use crate::redact;
 use crate::registry::{self, ParseError, Registry};
 use crate::suggest;
+use logbridge_component::enrichment::EnrichmentTableConfig;
 
-const TOP_LEVEL: [&str; 6] = [
+const TOP_LEVEL: [&str; 7] = [
     "data_dir",
     "admin",
     "shutdown_timeout_secs",
     "sources",
     "transforms",
     "sinks",
+    "enrichment_tables",
 ];
 
 /// Loads and merges config files, interpolating from the process
@@ -218,6 +220,11 @@ impl Loader<'_> {
             }
         };
         let doc = Doc { path, positions };
+        let mut root = root;
+        // Tables first: the transforms built below look records up in them.
+        if let Some(tables) = root.remove("enrichment_tables") {
+            self.enrichment_tables(&doc, tables);
+        }
         for (key, value) in root {
             match key.as_str() {
                 "sources" => self.components(&doc, "sources", value, ComponentKind::Source),
@@ -230,6 +237,43 @@ impl Loader<'_> {
                     doc.err(&[other], format!("unknown option `{other}`"))
                         .hint(suggest::hint(other, &TOP_LEVEL)),
                 ),
+            }
+        }
+    }
+
+    fn enrichment_tables(&mut self, doc: &Doc<'_>, value: Json) {
+        let Json::Object(map) = value else {
+            self.errors.push(doc.err(
+                &["enrichment_tables"],
+                "`enrichment_tables` must be a table of tables",
+            ));
+            return;
+        };
+        for (name, body) in map {
+            if self.config.enrichment_tables.contains_key(&name) {
+                self.errors.push(
+                    doc.err(
+                        &["enrichment_tables", &name],
+                        format!("enrichment table `{name}` is declared twice"),
+                    )
+                    .hint("give each table its own name"),
+                );
+                continue;
+            }
+            match serde_path_to_error::deserialize::<_, EnrichmentTableConfig>(body) {
+                Ok(table) => {
+                    std::sync::Arc::make_mut(&mut self.config.enrichment_tables)
+                        .insert(name, table);
+                }
+                Err(e) => {
+                    let option = e.path().to_string();
+                    let mut at = vec!["enrichment_tables", name.as_str()];
+                    at.extend(option.split('.').filter(|s| !s.is_empty() && *s != "?"));
+                    self.errors.push(
+                        doc.err(&at, format!("enrichment table `{name}`: {}", e.inner()))
+                            .hint("a table is { type = \"file\", file = { path = \"...\", encoding = { type = \"csv\" } }, schema = { COLUMN = \"TYPE\" } }"),
+                    );
+                }
             }
         }
     }
@@ -526,7 +570,8 @@ impl Loader<'_> {
             Ok(config) => (config, true),
             Err(e) => (self.option_errors(declared, options, e, t.parse)?, false),
         };
-        let build_cx = BuildContext::detached(id, kind, self.config.data_dir.clone());
+        let build_cx = BuildContext::detached(id, kind, self.config.data_dir.clone())
+            .with_enrichment_tables(self.config.enrichment_tables.clone());
         match build(&config, &build_cx) {
             Ok(()) => options_valid.then_some(config),
             Err(e) => {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use logbridge_component::enrichment::EnrichmentTables;
 use logbridge_component::{OutputDef, SinkConfig, SourceConfig, TransformConfig};
 use logbridge_event::DataKind;
 
@@ -102,6 +103,8 @@ pub struct Config {
     pub sources: IndexMap<String, SourceSpec>,
     pub transforms: IndexMap<String, TransformSpec>,
     pub sinks: IndexMap<String, SinkSpec>,
+    /// `[enrichment_tables.NAME]`, for VRL lookups.
+    pub enrichment_tables: EnrichmentTables,
 }
 
 impl Config {
@@ -125,6 +128,7 @@ impl Default for Config {
             sources: IndexMap::new(),
             transforms: IndexMap::new(),
             sinks: IndexMap::new(),
+            enrichment_tables: EnrichmentTables::default(),
         }
     }
 }

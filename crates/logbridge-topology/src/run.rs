@@ -120,6 +120,7 @@ impl Topology {
                 data_dir: plan.data_dir.clone(),
                 metrics: metrics.clone(),
                 registry: registry.clone(),
+                enrichment_tables: config.enrichment_tables.clone(),
             };
             let build_error = |message: String| RunError::Build {
                 id: id.clone(),
