@@ -11,10 +11,15 @@
 pub mod condition;
 pub mod evictions;
 pub mod filter;
+mod fingerprint;
 pub mod modify;
 pub mod parse;
 pub mod route;
+pub mod sample;
 #[cfg(feature = "rules")]
 pub mod rules;
+
+#[cfg(test)]
+mod testing;
 
 pub use logbridge_component::dropped::mark_dropped;
