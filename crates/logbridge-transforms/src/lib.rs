@@ -9,11 +9,13 @@
 //! the pure crate `logbridge-rules`.
 
 pub mod condition;
+pub mod dedupe;
 pub mod evictions;
 pub mod filter;
 mod fingerprint;
 pub mod modify;
 pub mod parse;
+mod retain;
 pub mod route;
 pub mod sample;
 #[cfg(feature = "rules")]

@@ -17,6 +17,7 @@ use logbridge_event::{DataKind, Event, EventBatch, KeyString, Path, TraceId, Val
 use serde::Deserialize;
 
 use crate::condition::{ConditionConfig, EventCondition};
+use crate::retain::keep_flagged;
 
 /// Keeps a share of the logs and traces passing through, deterministically.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -268,13 +269,15 @@ impl Sample {
 impl Transform for Sample {
     fn transform(&mut self, mut batch: EventBatch, out: &mut TransformOutputs) {
         let before = batch.len();
-        let size = batch.byte_size();
-        // Dropped events simply leave the batch: its finalizers stay with
-        // what is kept, and a batch emptied here finishes as delivered.
-        batch.events_mut().retain_mut(|event| self.decide(event));
-        let kept = batch.len();
+        // Kept events are marked with the rate, so the events are changed
+        // in place, then the dropped ones leave the batch.
+        let keep: Vec<bool> = batch
+            .events_mut()
+            .iter_mut()
+            .map(|event| self.decide(event))
+            .collect();
+        let kept = keep_flagged(&mut batch, &keep);
         if kept > 0 {
-            batch.set_byte_size(size * kept / before.max(1));
             out.push(batch);
         }
         self.metrics.add_discarded(before - kept, true);
