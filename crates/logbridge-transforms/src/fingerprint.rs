@@ -95,6 +95,11 @@ pub(crate) fn of_value(value: &Value) -> u128 {
     f.finish()
 }
 
+/// The fingerprint of a text, such as a rendered key.
+pub(crate) fn of_text(text: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

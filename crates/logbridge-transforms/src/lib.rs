@@ -18,6 +18,7 @@ pub mod parse;
 mod retain;
 pub mod route;
 pub mod sample;
+pub mod throttle;
 #[cfg(feature = "rules")]
 pub mod rules;
 

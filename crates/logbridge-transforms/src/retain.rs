@@ -23,3 +23,22 @@ pub(crate) fn keep_flagged(batch: &mut EventBatch, keep: &[bool]) -> usize {
     batch.set_byte_size(size);
     kept
 }
+
+/// Splits `batch` into the events flagged in `keep` (one flag per event,
+/// in order) and the others: two batches answering to the batch's
+/// finalizers, with sizes in proportion.
+pub(crate) fn split_flagged(mut batch: EventBatch, keep: &[bool]) -> (EventBatch, EventBatch) {
+    let total = batch.len().max(1);
+    let size = batch.byte_size();
+    let finalizers = batch.finalizers.clone();
+    let mut flags = keep.iter();
+    let (kept, others): (Vec<_>, Vec<_>) = batch
+        .take_events()
+        .into_iter()
+        .partition(|_| *flags.next().unwrap_or(&true));
+    let kept_size = size * kept.len() / total;
+    (
+        EventBatch::with_size(kept, kept_size).with_finalizers(finalizers.clone()),
+        EventBatch::with_size(others, size - kept_size).with_finalizers(finalizers),
+    )
+}
