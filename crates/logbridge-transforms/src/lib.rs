@@ -15,6 +15,7 @@ pub mod filter;
 mod fingerprint;
 pub mod modify;
 pub mod parse;
+pub mod reduce;
 mod retain;
 pub mod route;
 pub mod sample;
