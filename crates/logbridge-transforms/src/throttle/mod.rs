@@ -29,7 +29,9 @@ use crate::condition::{ConditionConfig, EventCondition};
 use crate::evictions::count_evictions;
 use crate::retain::split_flagged;
 
-/// Rate-limits logs, per key if one is given.
+/// Rate-limits logs, per key if one is given. Logs held back go to the
+/// `dropped` output (`<id>.dropped`) with `dropped.reason = "throttled"`;
+/// when nothing reads it they are discarded and counted.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleConfig {
