@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn types_and_field_order() {
-        assert_ne!(of_value(&Value::from("123")), of_value(&Value::Integer(123)));
+        assert_ne!(
+            of_value(&Value::from("123")),
+            of_value(&Value::Integer(123))
+        );
         assert_ne!(of_value(&Value::Null), {
             let mut f = Fingerprint::new();
             f.optional(None);

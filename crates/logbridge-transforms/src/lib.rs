@@ -18,10 +18,10 @@ pub mod parse;
 pub mod reduce;
 mod retain;
 pub mod route;
-pub mod sample;
-pub mod throttle;
 #[cfg(feature = "rules")]
 pub mod rules;
+pub mod sample;
+pub mod throttle;
 
 #[cfg(test)]
 mod testing;

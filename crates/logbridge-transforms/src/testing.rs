@@ -34,7 +34,8 @@ pub(crate) fn evictions(cx: &BuildContext, state: &str) -> u64 {
 pub(crate) fn log(fields: &[(&str, Value)]) -> Event {
     let mut l = LogRecord::default();
     for (name, value) in fields {
-        l.insert(&Path::parse(name).unwrap(), value.clone()).unwrap();
+        l.insert(&Path::parse(name).unwrap(), value.clone())
+            .unwrap();
     }
     Event::Log(l)
 }

@@ -177,7 +177,10 @@ fn sample_dedupe_throttle_and_reduce_end_to_end() {
 
     // dedupe: the repeat of `a` is dropped; `a` forgotten later passes.
     let deduped = in_file(&env, "dedupe.log");
-    let ds: Vec<_> = deduped.iter().map(|v| v["d"].as_str().unwrap().to_owned()).collect();
+    let ds: Vec<_> = deduped
+        .iter()
+        .map(|v| v["d"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ds, ["a", "b", "c", "a"]);
 
     // throttle: the third `x` is held back and goes to `dropped`, marked.
@@ -191,7 +194,13 @@ fn sample_dedupe_throttle_and_reduce_end_to_end() {
 
     // reduce: r1 went early, r2 ended with `done`, r3 at shutdown.
     let reduced = in_file(&env, "reduce.log");
-    let by_id = |id: &str| reduced.iter().find(|v| v["request_id"] == id).unwrap().clone();
+    let by_id = |id: &str| {
+        reduced
+            .iter()
+            .find(|v| v["request_id"] == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(reduced.len(), 3, "{reduced:?}");
     assert_eq!(by_id("r1")["message"], "a c");
     assert_eq!(by_id("r1")["n"], 2);

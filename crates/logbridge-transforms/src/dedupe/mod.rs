@@ -86,8 +86,7 @@ fn parse_paths(option: &str, fields: &[String]) -> Result<Vec<Path>, BuildError>
     fields
         .iter()
         .map(|f| {
-            Path::parse(f)
-                .map_err(|e| BuildError::new(option, format!("invalid path `{f}`: {e}")))
+            Path::parse(f).map_err(|e| BuildError::new(option, format!("invalid path `{f}`: {e}")))
         })
         .collect()
 }

@@ -12,7 +12,11 @@ use proptest::prelude::*;
 use super::*;
 use crate::testing::{cx, drain_port, evictions, field, log};
 
-fn config(match_fields: Option<&[&str]>, ignore: Option<&[&str]>, num_events: usize) -> DedupeConfig {
+fn config(
+    match_fields: Option<&[&str]>,
+    ignore: Option<&[&str]>,
+    num_events: usize,
+) -> DedupeConfig {
     let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
     DedupeConfig {
         fields: DedupeFields {
@@ -122,7 +126,10 @@ fn the_cache_forgets_the_least_recently_seen_and_counts_it() {
 #[test]
 fn options_are_checked() {
     let option = |c: DedupeConfig| c.build(&cx("dedupe")).err().unwrap().option.unwrap();
-    assert_eq!(option(config(Some(&["a"]), Some(&["b"]), 5)), "fields.ignore");
+    assert_eq!(
+        option(config(Some(&["a"]), Some(&["b"]), 5)),
+        "fields.ignore"
+    );
     assert_eq!(option(config(None, None, 0)), "cache.num_events");
     assert_eq!(option(config(None, Some(&["a[0]"]), 5)), "fields.ignore");
     assert_eq!(option(config(Some(&["a b"]), None, 5)), "fields.match");

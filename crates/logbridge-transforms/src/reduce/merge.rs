@@ -49,14 +49,23 @@ pub(crate) enum Merger {
     Max(Value),
     Min(Value),
     Array(Vec<Value>),
-    Concat { text: Vec<u8>, separator: &'static [u8] },
+    Concat {
+        text: Vec<u8>,
+        separator: &'static [u8],
+    },
     ConcatArray(Vec<Value>),
-    FlatUnique { values: Vec<Value>, seen: HashSet<u128> },
+    FlatUnique {
+        values: Vec<Value>,
+        seen: HashSet<u128>,
+    },
     ShortestArray(Vec<Value>),
     LongestArray(Vec<Value>),
     /// A timestamp field without a strategy: the first, and the last as
     /// `<field>_end`.
-    Window { first: i64, last: i64 },
+    Window {
+        first: i64,
+        last: i64,
+    },
 }
 
 /// Why a value could not be merged.
@@ -175,7 +184,11 @@ impl Merger {
     /// The combined value, and for timestamps the `_end` value as well.
     pub(crate) fn finish(self) -> (Value, Option<Value>) {
         let value = match self {
-            Merger::Discard(v) | Merger::Retain(v) | Merger::Sum(v) | Merger::Max(v) | Merger::Min(v) => v,
+            Merger::Discard(v)
+            | Merger::Retain(v)
+            | Merger::Sum(v)
+            | Merger::Max(v)
+            | Merger::Min(v) => v,
             Merger::Array(items)
             | Merger::ConcatArray(items)
             | Merger::ShortestArray(items)

@@ -344,7 +344,9 @@ impl Reduce {
     }
 
     fn report(&self, failures: Vec<String>) {
-        let Some(error) = failures.first() else { return };
+        let Some(error) = failures.first() else {
+            return;
+        };
         self.metrics.add_error();
         if self.warn_limit.allow() {
             warn!(

@@ -58,7 +58,11 @@ fn defaults_sum_numbers_keep_first_strings_and_span_timestamps() {
     };
     let out = send(
         &mut r,
-        vec![at("a", 1, "start", 10), at("b", 2, "other", 1), at("a", 3, "more", 5)],
+        vec![
+            at("a", 1, "start", 10),
+            at("b", 2, "other", 1),
+            at("a", 3, "more", 5),
+        ],
         0,
     );
     assert!(out.is_empty());
@@ -73,7 +77,10 @@ fn defaults_sum_numbers_keep_first_strings_and_span_timestamps() {
     assert_eq!(field(a, "seen"), Some(Value::Timestamp(MS as i64)));
     assert_eq!(field(a, "seen_end"), Some(Value::Timestamp(3 * MS as i64)));
     assert_eq!(a.as_log().unwrap().time_unix_nano, MS as i64);
-    assert_eq!(field(a, "timestamp_end"), Some(Value::Timestamp(3 * MS as i64)));
+    assert_eq!(
+        field(a, "timestamp_end"),
+        Some(Value::Timestamp(3 * MS as i64))
+    );
 }
 
 #[test]
@@ -85,17 +92,45 @@ fn every_merge_strategy() {
     let cases: Vec<(MergeStrategy, Vec<Value>, Value)> = vec![
         (Array, vec![i(1), s("x"), i(1)], a(vec![i(1), s("x"), i(1)])),
         (Concat, vec![s("a"), s("b"), s("c")], s("a b c")),
-        (Concat, vec![a(vec![i(1)]), a(vec![i(2), i(3)]), i(4)], a(vec![i(1), i(2), i(3), i(4)])),
+        (
+            Concat,
+            vec![a(vec![i(1)]), a(vec![i(2), i(3)]), i(4)],
+            a(vec![i(1), i(2), i(3), i(4)]),
+        ),
         (ConcatNewline, vec![s("a"), s("b")], s("a\nb")),
         (ConcatRaw, vec![s("a"), s("b")], s("ab")),
         (Discard, vec![s("first"), s("second")], s("first")),
         (Retain, vec![s("first"), s("last"), Value::Null], s("last")),
         (Sum, vec![i(1), i(2), Value::Float(0.5)], Value::Float(3.5)),
         (Max, vec![i(3), i(7), i(5)], i(7)),
-        (Min, vec![i(3), Value::Float(-1.5), i(5)], Value::Float(-1.5)),
-        (FlatUnique, vec![a(vec![i(1), i(2)]), i(2), s("x"), a(vec![s("x"), i(3)])], a(vec![i(1), i(2), s("x"), i(3)])),
-        (ShortestArray, vec![a(vec![i(1), i(2)]), a(vec![i(3)]), a(vec![i(4), i(5), i(6)])], a(vec![i(3)])),
-        (LongestArray, vec![a(vec![i(1), i(2)]), a(vec![i(3)]), a(vec![i(4), i(5), i(6)])], a(vec![i(4), i(5), i(6)])),
+        (
+            Min,
+            vec![i(3), Value::Float(-1.5), i(5)],
+            Value::Float(-1.5),
+        ),
+        (
+            FlatUnique,
+            vec![a(vec![i(1), i(2)]), i(2), s("x"), a(vec![s("x"), i(3)])],
+            a(vec![i(1), i(2), s("x"), i(3)]),
+        ),
+        (
+            ShortestArray,
+            vec![
+                a(vec![i(1), i(2)]),
+                a(vec![i(3)]),
+                a(vec![i(4), i(5), i(6)]),
+            ],
+            a(vec![i(3)]),
+        ),
+        (
+            LongestArray,
+            vec![
+                a(vec![i(1), i(2)]),
+                a(vec![i(3)]),
+                a(vec![i(4), i(5), i(6)]),
+            ],
+            a(vec![i(4), i(5), i(6)]),
+        ),
     ];
     for (strategy, values, expected) in cases {
         let mut c = config();
@@ -114,15 +149,26 @@ fn a_value_that_does_not_fit_its_strategy_is_left_out_and_counted() {
     let mut c = config();
     c.merge_strategies.insert("v".into(), MergeStrategy::Sum);
     let mut r = reduce(&c, &cx);
-    send(&mut r, vec![log(&[("v", Value::Integer(2))]), log(&[("v", Value::from("x"))])], 0);
+    send(
+        &mut r,
+        vec![
+            log(&[("v", Value::Integer(2))]),
+            log(&[("v", Value::from("x"))]),
+        ],
+        0,
+    );
     assert_eq!(field(&finish(&mut r)[0], "v"), Some(Value::Integer(2)));
-    assert_eq!(cx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        cx.metrics.errors.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 }
 
 #[test]
 fn objects_merge_field_by_field_unless_given_a_strategy() {
     let mut c = config();
-    c.merge_strategies.insert("kept".into(), MergeStrategy::Retain);
+    c.merge_strategies
+        .insert("kept".into(), MergeStrategy::Retain);
     let mut r = reduce(&c, &cx("reduce"));
     let obj = |n: i64, tag: &str| {
         let mut m = ObjectMap::new();
@@ -154,7 +200,11 @@ fn ends_when_emits_the_group_with_the_log() {
         vec![
             log(&[("id", Value::Integer(1)), ("n", Value::Integer(1))]),
             log(&[("id", Value::Integer(2)), ("n", Value::Integer(1))]),
-            log(&[("id", Value::Integer(1)), ("n", Value::Integer(1)), ("done", Value::Bool(true))]),
+            log(&[
+                ("id", Value::Integer(1)),
+                ("n", Value::Integer(1)),
+                ("done", Value::Bool(true)),
+            ]),
         ],
         0,
     );
@@ -167,10 +217,15 @@ fn ends_when_emits_the_group_with_the_log() {
 fn starts_when_emits_the_open_group_without_the_log() {
     let mut c = config();
     c.starts_when = Some(".message == \"BEGIN\"".into());
-    c.merge_strategies.insert("message".into(), MergeStrategy::ConcatNewline);
+    c.merge_strategies
+        .insert("message".into(), MergeStrategy::ConcatNewline);
     let mut r = reduce(&c, &cx("reduce"));
     let line = |m: &str| log(&[("message", Value::from(m))]);
-    let out = send(&mut r, vec![line("BEGIN"), line("a"), line("BEGIN"), line("b")], 0);
+    let out = send(
+        &mut r,
+        vec![line("BEGIN"), line("a"), line("BEGIN"), line("b")],
+        0,
+    );
     assert_eq!(out.len(), 1);
     assert_eq!(field(&out[0], "message"), Some(Value::from("BEGIN\na")));
     let rest = finish(&mut r);
@@ -198,7 +253,11 @@ fn groups_expire_after_expire_after_ms_without_a_log() {
     send(&mut r, vec![of(1), of(2)], 0);
     send(&mut r, vec![of(2)], 60 * MS);
     r.expire(120 * MS);
-    assert_eq!(r.flushed.len(), 1, "group 1 expired, group 2 was joined at 60 ms");
+    assert_eq!(
+        r.flushed.len(),
+        1,
+        "group 1 expired, group 2 was joined at 60 ms"
+    );
     r.expire(159 * MS);
     assert_eq!(r.flushed.len(), 1);
     r.expire(160 * MS);
@@ -223,14 +282,18 @@ fn past_max_groups_the_stalest_group_is_emitted_early_and_counted() {
 #[test]
 fn a_group_never_grows_past_max_bytes() {
     let mut c = config();
-    c.merge_strategies.insert("message".into(), MergeStrategy::Concat);
+    c.merge_strategies
+        .insert("message".into(), MergeStrategy::Concat);
     c.max_bytes = 350;
     let mut r = reduce(&c, &cx("reduce"));
     let line = |n: usize| log(&[("message", Value::from("x".repeat(n)))]);
     // 64 + 100 bytes each: the second fits, the third starts a new group.
     let out = send(&mut r, vec![line(100), line(100), line(100)], 0);
     assert_eq!(out.len(), 1);
-    assert_eq!(field(&out[0], "message").unwrap().to_string_lossy().len(), 201);
+    assert_eq!(
+        field(&out[0], "message").unwrap().to_string_lossy().len(),
+        201
+    );
     // A log larger than the bound on its own is emitted alone at once.
     let out = send(&mut r, vec![line(1000)], 0);
     assert_eq!(out.len(), 2);
@@ -271,12 +334,25 @@ fn groups_hold_their_batches_finalizers_until_emitted() {
     let mut r = reduce(&by(&["id"]), &cx("reduce"));
     let of = |id: i64| log(&[("id", Value::Integer(id))]);
     let first = Finalizers::new(BatchNotifier::new(move |s| tx.send(("first", s)).unwrap()));
-    let second = Finalizers::new(BatchNotifier::new(move |s| tx2.send(("second", s)).unwrap()));
+    let second = Finalizers::new(BatchNotifier::new(move |s| {
+        tx2.send(("second", s)).unwrap()
+    }));
     let mut out = TransformOutputs::new(vec![None]);
-    r.transform_at(EventBatch::new(vec![of(1), of(2)]).with_finalizers(first), 0, &mut out);
-    r.transform_at(EventBatch::new(vec![of(1)]).with_finalizers(second), 0, &mut out);
+    r.transform_at(
+        EventBatch::new(vec![of(1), of(2)]).with_finalizers(first),
+        0,
+        &mut out,
+    );
+    r.transform_at(
+        EventBatch::new(vec![of(1)]).with_finalizers(second),
+        0,
+        &mut out,
+    );
     assert_eq!(out.drain().count(), 0);
-    assert!(rx.try_recv().is_err(), "nothing is acknowledged while groups hold it");
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing is acknowledged while groups hold it"
+    );
     // Group 1 carries both batches, group 2 the first only.
     r.flush_key(r.group_key(of(1).as_log().unwrap()));
     r.emit(&mut out);
@@ -284,7 +360,10 @@ fn groups_hold_their_batches_finalizers_until_emitted() {
     assert_eq!(emitted[0].1.finalizers.len(), 2);
     drop(emitted);
     assert_eq!(rx.try_recv().unwrap(), ("second", BatchStatus::Delivered));
-    assert!(rx.try_recv().is_err(), "the first batch is still in group 2");
+    assert!(
+        rx.try_recv().is_err(),
+        "the first batch is still in group 2"
+    );
     Transform::finish(&mut r, &mut out);
     drop(out);
     assert_eq!(rx.try_recv().unwrap(), ("first", BatchStatus::Delivered));

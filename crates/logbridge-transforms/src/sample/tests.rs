@@ -4,7 +4,9 @@
 use std::sync::mpsc;
 
 use logbridge_component::{TransformConfig, TransformOutputs};
-use logbridge_event::{BatchNotifier, BatchStatus, Event, EventBatch, Finalizers, Span, TraceId, Value};
+use logbridge_event::{
+    BatchNotifier, BatchStatus, Event, EventBatch, Finalizers, Span, TraceId, Value,
+};
 use proptest::prelude::*;
 
 use super::*;
@@ -89,11 +91,19 @@ fn key_field_keeps_or_drops_every_log_of_a_key_together() {
     let kept = run(&c, events);
     let kept_keys: std::collections::BTreeSet<String> = kept
         .iter()
-        .map(|e| field(e, "request_id").unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            field(e, "request_id")
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     // Every key kept is kept for all of its ten logs.
     assert_eq!(kept.len(), kept_keys.len() * 10);
-    assert!(!kept_keys.is_empty() && kept_keys.len() < 40, "{kept_keys:?}");
+    assert!(
+        !kept_keys.is_empty() && kept_keys.len() < 40,
+        "{kept_keys:?}"
+    );
     // Logs without the key are sampled by the counter.
     let unkeyed = run(&c, numbered(8));
     assert_eq!(numbers(&unkeyed), [0, 4]);
@@ -112,7 +122,14 @@ fn exclude_passes_matching_events_untouched() {
     let kept = run(&c, events);
     let levels: Vec<_> = kept.iter().map(|e| field(e, "level").unwrap()).collect();
     // The first info log is the counter's first: kept; errors always.
-    assert_eq!(levels, [Value::from("info"), Value::from("error"), Value::from("error")]);
+    assert_eq!(
+        levels,
+        [
+            Value::from("info"),
+            Value::from("error"),
+            Value::from("error")
+        ]
+    );
     assert_eq!(field(&kept[1], "sample_rate"), None);
 }
 
@@ -200,7 +217,10 @@ fn trace_keep_is_stable_and_nested_by_ratio() {
         .count();
     assert!(differ > 0);
     // Pinned: a sampler elsewhere (tail sampling) must decide alike.
-    let pinned: Vec<bool> = ids[..16].iter().map(|id| trace_keep(id, 0.5, TRACE_SALT)).collect();
+    let pinned: Vec<bool> = ids[..16]
+        .iter()
+        .map(|id| trace_keep(id, 0.5, TRACE_SALT))
+        .collect();
     assert_eq!(pinned, PINNED);
 }
 
@@ -219,7 +239,10 @@ fn dropped_events_still_finish_their_batch() {
         EventBatch::new(numbered(3)).with_finalizers(Finalizers::new(notifier)),
         &mut out,
     );
-    assert!(rx.try_recv().is_err(), "the kept event is not delivered yet");
+    assert!(
+        rx.try_recv().is_err(),
+        "the kept event is not delivered yet"
+    );
     let batches: Vec<_> = out.drain().collect();
     assert_eq!(batches.len(), 1);
     drop(batches);

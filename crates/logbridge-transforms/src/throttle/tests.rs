@@ -37,13 +37,19 @@ fn send(t: &mut Throttle, events: Vec<Event>, now: u64) -> (Vec<Event>, Vec<Even
     let (mut passed, mut held) = (Vec::new(), Vec::new());
     for (port, mut batch) in out.drain() {
         let events = batch.take_events();
-        if port == 0 { passed.extend(events) } else { held.extend(events) }
+        if port == 0 {
+            passed.extend(events)
+        } else {
+            held.extend(events)
+        }
     }
     (passed, held)
 }
 
 fn plain(n: usize) -> Vec<Event> {
-    (0..n).map(|_| log(&[("message", Value::from("x"))])).collect()
+    (0..n)
+        .map(|_| log(&[("message", Value::from("x"))]))
+        .collect()
 }
 
 #[test]
@@ -76,8 +82,14 @@ fn each_key_has_its_own_allowance() {
     let mut t = throttle(&config(1, 60.0, Some("{{ service }}")), &cx("throttle"));
     let of = |s: &str| log(&[("service", Value::from(s))]);
     let (passed, held) = send(&mut t, vec![of("a"), of("b"), of("a"), of("c"), of("b")], 0);
-    let services: Vec<_> = passed.iter().map(|e| field(e, "service").unwrap()).collect();
-    assert_eq!(services, [Value::from("a"), Value::from("b"), Value::from("c")]);
+    let services: Vec<_> = passed
+        .iter()
+        .map(|e| field(e, "service").unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        [Value::from("a"), Value::from("b"), Value::from("c")]
+    );
     assert_eq!(held.len(), 2);
 }
 
@@ -87,7 +99,11 @@ fn excluded_logs_always_pass_and_spend_nothing() {
     c.exclude = Some(".level == \"error\"".into());
     let mut t = throttle(&c, &cx("throttle"));
     let of = |l: &str| log(&[("level", Value::from(l))]);
-    let (passed, _) = send(&mut t, vec![of("error"), of("error"), of("info"), of("info")], 0);
+    let (passed, _) = send(
+        &mut t,
+        vec![of("error"), of("error"), of("info"), of("info")],
+        0,
+    );
     assert_eq!(passed.len(), 3);
 }
 
