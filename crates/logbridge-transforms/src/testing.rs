@@ -40,7 +40,8 @@ pub(crate) fn log(fields: &[(&str, Value)]) -> Event {
     Event::Log(l)
 }
 
-/// Every event emitted on output `port`, in order.
+/// Every event emitted on output `port`, in order (what went to other
+/// outputs is drained and dropped).
 pub(crate) fn drain_port(out: &mut TransformOutputs, port: usize) -> Vec<Event> {
     drain_batches(out, port)
         .into_iter()
@@ -48,7 +49,8 @@ pub(crate) fn drain_port(out: &mut TransformOutputs, port: usize) -> Vec<Event> 
         .collect()
 }
 
-/// Every batch emitted on output `port`, in order.
+/// Every batch emitted on output `port`, in order (what went to other
+/// outputs is drained and dropped).
 pub(crate) fn drain_batches(out: &mut TransformOutputs, port: usize) -> Vec<EventBatch> {
     out.drain()
         .filter(|(p, _)| *p == port)
