@@ -280,14 +280,18 @@ impl Reduce {
         let Event::Log(log) = event else { return };
         let key = self.group_key(&log);
         let size = log.estimated_size();
-        let open = self.groups.peek(&key);
-        let full = open.is_some_and(|g| self.max_events.is_some_and(|max| g.events + 1 >= max))
-            || self.max_events == Some(1);
-        let overflow = open.is_some_and(|g| g.bytes + size > self.max_bytes);
+        let overflow = self
+            .groups
+            .peek(&key)
+            .is_some_and(|g| g.bytes + size > self.max_bytes);
         if starts || overflow {
             // The open group ends before this log.
             self.flush_key(key);
         }
+        // Whether this log fills the group it joins (after the flush above,
+        // a new one).
+        let joined = self.groups.peek(&key).map_or(0, |g| g.events);
+        let full = self.max_events.is_some_and(|max| joined + 1 >= max);
         let group = match self.groups.get_mut(&key) {
             Some(group) => group,
             None => {
@@ -303,7 +307,7 @@ impl Reduce {
             }
         };
         group.add(log, size, &self.strategies, origin, failures);
-        if ends || (full && !overflow) || group.bytes > self.max_bytes {
+        if ends || full || group.bytes > self.max_bytes {
             self.flush_key(key);
         }
     }

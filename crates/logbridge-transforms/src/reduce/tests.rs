@@ -233,6 +233,20 @@ fn starts_when_emits_the_open_group_without_the_log() {
 }
 
 #[test]
+fn a_group_started_by_starts_when_counts_its_events_afresh() {
+    let mut c = config();
+    c.starts_when = Some(".message == \"BEGIN\"".into());
+    c.max_events = Some(2);
+    c.merge_strategies
+        .insert("message".into(), MergeStrategy::Concat);
+    let mut r = reduce(&c, &cx("reduce"));
+    let line = |m: &str| log(&[("message", Value::from(m))]);
+    let out = send(&mut r, vec![line("x"), line("BEGIN"), line("y")], 0);
+    let messages: Vec<_> = out.iter().map(|e| field(e, "message").unwrap()).collect();
+    assert_eq!(messages, [Value::from("x"), Value::from("BEGIN y")]);
+}
+
+#[test]
 fn max_events_emits_a_full_group() {
     let mut c = config();
     c.max_events = Some(3);
