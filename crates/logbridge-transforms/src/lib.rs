@@ -9,12 +9,21 @@
 //! the pure crate `logbridge-rules`.
 
 pub mod condition;
+pub mod dedupe;
 pub mod evictions;
 pub mod filter;
+mod fingerprint;
 pub mod modify;
 pub mod parse;
+pub mod reduce;
+mod retain;
 pub mod route;
 #[cfg(feature = "rules")]
 pub mod rules;
+pub mod sample;
+pub mod throttle;
+
+#[cfg(test)]
+mod testing;
 
 pub use logbridge_component::dropped::mark_dropped;

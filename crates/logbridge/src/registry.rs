@@ -130,12 +130,16 @@ static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
 ];
 
 static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
+    ComponentType::transform::<logbridge_transforms::dedupe::DedupeConfig>("dedupe"),
     ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
     ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
     ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
+    ComponentType::transform::<logbridge_transforms::reduce::ReduceConfig>("reduce"),
     ComponentType::transform::<logbridge_transforms::route::RouteConfig>("route"),
     #[cfg(feature = "rules")]
     ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),
+    ComponentType::transform::<logbridge_transforms::sample::SampleConfig>("sample"),
+    ComponentType::transform::<logbridge_transforms::throttle::ThrottleConfig>("throttle"),
 ];
 
 static SINKS: &[ComponentType<dyn SinkConfig>] = &[

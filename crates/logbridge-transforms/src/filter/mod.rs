@@ -11,6 +11,7 @@ use logbridge_event::{DataKind, EventBatch};
 use serde::Deserialize;
 
 use crate::condition::{ConditionConfig, EventCondition};
+use crate::retain::keep_flagged;
 
 /// Keeps the events that match a condition.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -57,18 +58,8 @@ impl Transform for Filter {
             .iter()
             .map(|e| self.condition.check(e))
             .collect();
-        let kept = keep.iter().filter(|k| **k).count();
-        if kept == before {
-            out.push(batch);
-            return;
-        }
+        let kept = keep_flagged(&mut batch, &keep);
         if kept > 0 {
-            let size = batch.byte_size() * kept / before.max(1);
-            let mut flags = keep.iter();
-            batch
-                .events_mut()
-                .retain(|_| *flags.next().unwrap_or(&false));
-            batch.set_byte_size(size);
             out.push(batch);
         }
         self.metrics.add_discarded(before - kept, true);
