@@ -118,8 +118,8 @@ mod tests {
                 source: ".a == 1".into()
             })
         );
-        let is_log = EventCondition::compile("c", &parse(r#"{"condition": {"type": "is_log"}}"#))
-            .unwrap();
+        let is_log =
+            EventCondition::compile("c", &parse(r#"{"condition": {"type": "is_log"}}"#)).unwrap();
         assert!(is_log.check(&Event::Log(LogRecord::default())));
         assert!(!is_log.check(&Event::Metric(Metric::gauge("m", 1.0, 0))));
     }
