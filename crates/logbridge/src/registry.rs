@@ -131,6 +131,9 @@ static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
 
 static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
+    ComponentType::transform::<logbridge_transforms::log_to_metric::LogToMetricConfig>(
+        "log_to_metric",
+    ),
     ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
     ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
     ComponentType::transform::<logbridge_transforms::route::RouteConfig>("route"),
