@@ -12,6 +12,7 @@ pub mod condition;
 pub mod evictions;
 pub mod filter;
 pub mod log_to_metric;
+pub mod metric_to_log;
 pub mod modify;
 pub mod parse;
 pub mod route;

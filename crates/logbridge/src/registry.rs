@@ -134,6 +134,9 @@ static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     ComponentType::transform::<logbridge_transforms::log_to_metric::LogToMetricConfig>(
         "log_to_metric",
     ),
+    ComponentType::transform::<logbridge_transforms::metric_to_log::MetricToLogConfig>(
+        "metric_to_log",
+    ),
     ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
     ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
     ComponentType::transform::<logbridge_transforms::route::RouteConfig>("route"),
