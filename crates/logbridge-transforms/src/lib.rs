@@ -8,6 +8,7 @@
 //! through it) is behind the `rules` cargo feature; the engine itself is
 //! the pure crate `logbridge-rules`.
 
+pub mod aggregate;
 pub mod condition;
 pub mod evictions;
 pub mod filter;

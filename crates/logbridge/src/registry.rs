@@ -130,6 +130,7 @@ static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
 ];
 
 static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
+    ComponentType::transform::<logbridge_transforms::aggregate::AggregateConfig>("aggregate"),
     ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
     ComponentType::transform::<logbridge_transforms::log_to_metric::LogToMetricConfig>(
         "log_to_metric",
