@@ -31,7 +31,9 @@ use self::window::{Recorded, Window};
 use crate::evictions::count_evictions;
 
 /// How the points of a series in one interval are folded into one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum AggregationMode {
     /// Sums incremental points and keeps the latest absolute one.
     #[default]
@@ -74,9 +76,14 @@ pub struct AggregateConfig {
     /// folded into one, sent at its end.
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
-    /// The function (Vector's names: `Auto`, `Sum`, `Latest`, `Count`,
-    /// `Diff`, `Max`, `Min`, `Mean`, `Stdev`; lower case works too).
-    /// Points a mode does not take are dropped and counted as discarded.
+    /// The function, by Vector's names (lower case works too): `Auto` sums
+    /// incremental (delta) points and keeps the latest absolute one; `Sum`
+    /// sums incremental points; `Latest` keeps the latest absolute one;
+    /// `Count` counts points (a counter of the first point's temporality);
+    /// `Diff` sends the latest absolute point less the previous interval's;
+    /// `Max`, `Min`, `Mean` and `Stdev` (population) of absolute gauge
+    /// values. Points a mode does not take are dropped and counted as
+    /// discarded.
     #[serde(default)]
     pub mode: AggregationMode,
     /// The most series held in one interval; a new series beyond it sends

@@ -107,10 +107,6 @@ impl Window {
         (self.series.len(), self.previous.len())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
-    }
-
     fn fold_for(&self, m: &Metric) -> Option<Fold> {
         let incremental = m.temporality == Temporality::Delta;
         match self.mode {
@@ -366,7 +362,7 @@ mod tests {
             ]
         );
         assert_eq!(out[0].time_unix_nano, 3);
-        assert!(w.is_empty());
+        assert_eq!(w.held(), (0, 0));
         assert!(w.flush().0.is_empty());
     }
 

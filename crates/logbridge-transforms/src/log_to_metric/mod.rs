@@ -70,7 +70,9 @@ pub enum MetricType {
 }
 
 /// Whether a counter's points are changes or totals.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CounterKind {
     /// Each point is a change to add to the total (a delta).
@@ -94,8 +96,7 @@ pub enum TagConfig {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricConfig {
-    /// `counter`, `gauge`, `histogram`, `summary` or `set`. Counters are
-    /// counters (delta with `kind = "incremental"`, cumulative with
+    /// The type of metric. Counters are counters (delta with `kind = "incremental"`, cumulative with
     /// `absolute`); gauges are gauges; a histogram is a delta histogram of
     /// one observation over `buckets`; a summary is a delta summary of one
     /// observation (count 1, sum the value, no quantiles: summaries of many
@@ -128,7 +129,8 @@ pub struct MetricConfig {
     /// Counters: add the field's value instead of 1.
     #[serde(default)]
     pub increment_by_value: bool,
-    /// Counters: `incremental` or `absolute`.
+    /// Counters: `incremental` (each point a change to add up) or
+    /// `absolute` (each point the total so far).
     #[serde(default)]
     pub kind: CounterKind,
     /// Histograms: the bucket upper bounds, ascending (a `+Inf` bucket is

@@ -28,7 +28,9 @@ use logbridge_event::{
 use serde::Deserialize;
 
 /// How tag values are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricTagValues {
     /// Each tag as a string; tags without a value are left out.
@@ -52,7 +54,9 @@ pub struct MetricToLogConfig {
     /// carries its zone, so nothing here depends on it.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// `single` or `full`.
+    /// `single`: each tag a string, tags without a value left out; `full`:
+    /// each tag a list of its values (strings, or null for a tag without a
+    /// value), as Vector's `native_json` writes them.
     #[serde(default)]
     pub metric_tag_values: MetricTagValues,
 }
