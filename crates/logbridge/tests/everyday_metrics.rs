@@ -117,7 +117,10 @@ encoding.codec = "json"
         value("duration_seconds_bucket", &[("le", "0.5")]),
         Some(1.0)
     );
-    assert_eq!(value("duration_seconds_bucket", &[("le", "1.0")]), Some(2.0));
+    assert_eq!(
+        value("duration_seconds_bucket", &[("le", "1.0")]),
+        Some(2.0)
+    );
     assert_eq!(
         value("duration_seconds_bucket", &[("le", "+Inf")]),
         Some(3.0)
