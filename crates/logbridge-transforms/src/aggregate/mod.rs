@@ -212,7 +212,7 @@ impl Transform for Aggregate {
                 // rather than grow or forget any of it.
                 evicted += self.window.held().0;
                 self.flush(Some(&finalizers), out);
-                self.window.record(m)
+                self.window.record(*m)
             });
             match recorded {
                 Ok(Recorded::Held) => {}

@@ -129,7 +129,7 @@ impl Window {
     /// Folds `m` into its series; hands it back when it is of a new
     /// series and the window already holds `max_series` (flush, then
     /// record it again).
-    pub fn record(&mut self, m: Metric) -> Result<Recorded, Metric> {
+    pub fn record(&mut self, m: Metric) -> Result<Recorded, Box<Metric>> {
         let Some(fold) = self.fold_for(&m) else {
             return Ok(Recorded::Ignored);
         };
@@ -138,7 +138,7 @@ impl Window {
         let full = self.series.len() >= self.max_series;
         let slot = match self.series.entry(id) {
             Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(_) if full => return Err(m),
+            Entry::Vacant(_) if full => return Err(Box::new(m)),
             Entry::Vacant(slot) => {
                 slot.insert(first(fold, m));
                 return Ok(Recorded::Held);
@@ -451,7 +451,10 @@ mod tests {
         let mut w = Window::new(AggregationMode::Auto, 2);
         assert_eq!(w.record(delta("a", 1.0, 1)), Ok(Recorded::Held));
         assert_eq!(w.record(delta("b", 1.0, 1)), Ok(Recorded::Held));
-        assert_eq!(w.record(delta("c", 1.0, 1)), Err(delta("c", 1.0, 1)));
+        assert_eq!(
+            w.record(delta("c", 1.0, 1)),
+            Err(Box::new(delta("c", 1.0, 1)))
+        );
         assert_eq!(w.record(delta("a", 1.0, 2)), Ok(Recorded::Held));
         assert_eq!(w.held(), (2, 0));
     }
@@ -506,7 +509,7 @@ mod tests {
                 }
                 if let Err(m) = w.record(m) {
                     w.flush();
-                    prop_assert!(w.record(m).is_ok());
+                    prop_assert!(w.record(*m).is_ok());
                 }
                 let (now, previous) = w.held();
                 prop_assert!(now <= max_series, "{now} > {max_series}");
