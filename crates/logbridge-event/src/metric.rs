@@ -321,14 +321,12 @@ pub fn same_bounds(a: &[Bucket], b: &[Bucket]) -> bool {
 mod tests {
     use super::*;
 
-    fn histogram(counts: &[u64], sum: f64) -> MetricValue {
+    /// A histogram of one bucket up to 1 and the `+Inf` one.
+    fn histogram(low: u64, high: u64, sum: f64) -> MetricValue {
+        let bucket = |upper_bound, count| Bucket { upper_bound, count };
         MetricValue::Histogram {
-            buckets: [1.0, f64::INFINITY]
-                .iter()
-                .zip(counts)
-                .map(|(&upper_bound, &count)| Bucket { upper_bound, count })
-                .collect(),
-            count: counts.iter().sum(),
+            buckets: vec![bucket(1.0, low), bucket(f64::INFINITY, high)],
+            count: low + high,
             sum: Some(sum),
             min: Some(sum),
             max: Some(sum),
@@ -351,11 +349,11 @@ mod tests {
         assert_eq!(a.time_unix_nano, 20);
 
         let mut h = Metric {
-            value: histogram(&[1, 0], 0.5),
+            value: histogram(1, 0, 0.5),
             ..Metric::default()
         };
         assert!(h.add(&Metric {
-            value: histogram(&[0, 2], 7.0),
+            value: histogram(0, 2, 7.0),
             ..Metric::default()
         }));
         let MetricValue::Histogram {
@@ -399,11 +397,11 @@ mod tests {
     #[test]
     fn refuses_what_does_not_add_up() {
         let mut h = Metric {
-            value: histogram(&[1, 0], 0.5),
+            value: histogram(1, 0, 0.5),
             ..Metric::default()
         };
         let mut other = Metric {
-            value: histogram(&[1, 0], 0.5),
+            value: histogram(1, 0, 0.5),
             time_unix_nano: 99,
             ..Metric::default()
         };

@@ -23,6 +23,37 @@ inputs = ["app"]
 format = "json"
 "#;
 
+/// The config: the file source and parse, then `rest` (with `{dir}`).
+fn pipeline(env: &Env, rest: &str) -> std::path::PathBuf {
+    env.write("p.toml", &format!("{READ_AND_PARSE}\n{rest}"))
+}
+
+/// A `file` sink writing `input` as JSON lines into the folder `dir`.
+fn json_file_sink(name: &str, input: &str, dir: &str) -> String {
+    format!(
+        "[sinks.{name}]\ntype = \"file\"\ninputs = [\"{input}\"]\n\
+         path = \"{{dir}}/{dir}/out.log\"\nencoding.codec = \"json\"\n"
+    )
+}
+
+/// Runs `config` until the JSON lines in `dir` satisfy `done`, then stops
+/// it with SIGTERM and returns them.
+fn run_until(
+    env: &Env,
+    config: &std::path::Path,
+    dir: &str,
+    mut done: impl FnMut(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut process = Proc(env.spawn(config, &["--no-admin"]));
+    assert!(
+        wait_for(Duration::from_secs(20), || done(&json_lines(env, dir))),
+        "{:?}",
+        json_lines(env, dir)
+    );
+    stop_ok(&mut process);
+    json_lines(env, dir)
+}
+
 fn json_lines(env: &Env, dir: &str) -> Vec<Value> {
     read_lines(&env.path(dir))
         .iter()
@@ -60,11 +91,10 @@ fn log_to_metric_feeds_the_prometheus_exporter() {
          {\"status\":200,\"service\":\"shop\",\"duration\":\"slow\"}\n",
     );
     let port = support::free_port();
-    let config = env.write(
-        "p.toml",
+    let config = pipeline(
+        &env,
         &format!(
-            r#"{READ_AND_PARSE}
-[transforms.metrics]
+            r#"[transforms.metrics]
 type = "log_to_metric"
 inputs = ["parsed"]
 [[transforms.metrics.metrics]]
@@ -84,12 +114,8 @@ type = "prometheus_exporter"
 inputs = ["metrics"]
 address = "127.0.0.1:{port}"
 
-[sinks.unusable]
-type = "file"
-inputs = ["metrics.dropped"]
-path = "{{dir}}/dropped/dropped.log"
-encoding.codec = "json"
-"#
+{}"#,
+            json_file_sink("unusable", "metrics.dropped", "dropped")
         ),
     );
     let mut process = Proc(env.spawn(&config, &["--no-admin"]));
@@ -155,11 +181,10 @@ fn metric_to_log_writes_metrics_as_vector_shaped_logs() {
         "{\"temperature\":21.5,\"host\":\"h1\",\"site\":\"a\"}\n\
          {\"temperature\":\"19\",\"host\":\"h2\",\"site\":\"b\"}\n",
     );
-    let config = env.write(
-        "p.toml",
+    let config = pipeline(
+        &env,
         &format!(
-            r#"{READ_AND_PARSE}
-[transforms.metrics]
+            r#"[transforms.metrics]
 type = "log_to_metric"
 inputs = ["parsed"]
 metrics = [
@@ -172,22 +197,11 @@ type = "metric_to_log"
 inputs = ["metrics"]
 host_tag = "host"
 
-[sinks.out]
-type = "file"
-inputs = ["logs"]
-path = "{{dir}}/out/metrics.log"
-encoding.codec = "json"
-"#
+{}"#,
+            json_file_sink("out", "logs", "out")
         ),
     );
-    let mut process = Proc(env.spawn(&config, &["--no-admin"]));
-    assert!(wait_for(Duration::from_secs(20), || json_lines(
-        &env, "out"
-    )
-    .len()
-        >= 4));
-    stop_ok(&mut process);
-    let logs = json_lines(&env, "out");
+    let logs = run_until(&env, &config, "out", |logs| logs.len() >= 4);
     assert_eq!(logs.len(), 4, "{logs:?}");
     let gauges: Vec<&Value> = logs.iter().filter(|l| l["name"] == "temperature").collect();
     assert_eq!(gauges.len(), 2);
@@ -229,11 +243,10 @@ fn aggregate_sums_counters_per_interval_and_commits_what_it_sent() {
             .collect::<String>()
     };
     append(&env, &lines(50, 10));
-    let config = env.write(
-        "p.toml",
+    let config = pipeline(
+        &env,
         &format!(
-            r#"{READ_AND_PARSE}
-[transforms.metrics]
+            r#"[transforms.metrics]
 type = "log_to_metric"
 inputs = ["parsed"]
 metrics = [
@@ -246,21 +259,11 @@ type = "aggregate"
 inputs = ["metrics"]
 interval_ms = 300
 
-[sinks.out]
-type = "file"
-inputs = ["summed"]
-path = "{{dir}}/out/points.log"
-encoding.codec = "json"
-"#
+{}"#,
+            json_file_sink("out", "summed", "out")
         ),
     );
-    let mut process = Proc(env.spawn(&config, &["--no-admin"]));
-    assert!(wait_for(Duration::from_secs(20), || total(
-        &json_lines(&env, "out"),
-        "requests_total"
-    ) >= 50.0));
-    stop_ok(&mut process);
-    let points = json_lines(&env, "out");
+    let points = run_until(&env, &config, "out", |p| total(p, "requests_total") >= 50.0);
     assert_eq!(total(&points, "requests_total"), 50.0);
     assert_eq!(total(&points, "bytes_total"), 500.0);
     // Summed: far fewer points than logs.
@@ -278,13 +281,7 @@ encoding.codec = "json"
     // What was summed was acknowledged, so the source committed it: a
     // restart reads only the new lines.
     append(&env, &lines(20, 1));
-    let mut process = Proc(env.spawn(&config, &["--no-admin"]));
-    assert!(wait_for(Duration::from_secs(20), || total(
-        &json_lines(&env, "out"),
-        "requests_total"
-    ) >= 70.0));
-    stop_ok(&mut process);
-    let points = json_lines(&env, "out");
+    let points = run_until(&env, &config, "out", |p| total(p, "requests_total") >= 70.0);
     assert_eq!(total(&points, "requests_total"), 70.0);
     assert_eq!(total(&points, "bytes_total"), 520.0);
 }

@@ -241,6 +241,39 @@ mod tests {
             }
             other => panic!("not a histogram: {other:?}"),
         }
+        // Summaries without quantiles add up; with quantiles, the latest
+        // stands.
+        let summary = |quantiles: Vec<logbridge_event::Quantile>, sum| Metric {
+            name: "rt".into(),
+            kind: MetricKind::Summary,
+            temporality: Temporality::Delta,
+            value: MetricValue::Summary {
+                quantiles,
+                count: 1,
+                sum,
+            },
+            ..Metric::default()
+        };
+        s.absorb(summary(Vec::new(), 0.5), now);
+        s.absorb(summary(Vec::new(), 1.5), now);
+        let rt = |s: &SeriesStore| s.snapshot(true).into_iter().find(|m| m.name == "rt");
+        assert!(matches!(
+            rt(&s).map(|m| m.value),
+            Some(MetricValue::Summary {
+                count: 2,
+                sum: 2.0,
+                ..
+            })
+        ));
+        let q = logbridge_event::Quantile {
+            quantile: 0.5,
+            value: 3.0,
+        };
+        s.absorb(summary(vec![q], 3.0), now);
+        assert!(matches!(
+            rt(&s).map(|m| m.value),
+            Some(MetricValue::Summary { count: 1, .. })
+        ));
         // Other bounds start the total over.
         let mut other = delta(histogram(&[2, 0, 0], 1.0, 3));
         if let MetricValue::Histogram { buckets, .. } = &mut other.value {

@@ -45,6 +45,13 @@ fn points(out: &mut TransformOutputs) -> Vec<(String, MetricValue)> {
         .collect()
 }
 
+/// What a tick sends.
+fn ticked(t: &mut Box<dyn Transform>) -> Vec<(String, MetricValue)> {
+    let mut out = outputs();
+    t.tick(&mut out);
+    points(&mut out)
+}
+
 fn batch(metrics: Vec<Metric>) -> EventBatch {
     EventBatch::new(metrics.into_iter().map(Event::Metric).collect())
 }
@@ -73,19 +80,14 @@ fn sums_counters_within_an_interval_and_sends_them_on_the_tick() {
         &mut out,
     );
     assert!(points(&mut out).is_empty(), "nothing before the tick");
-    t.tick(&mut out);
     assert_eq!(
-        points(&mut out),
+        ticked(&mut t),
         [
             ("c".to_owned(), MetricValue::Scalar(6.0)),
             ("g".to_owned(), MetricValue::Scalar(5.0))
         ]
     );
-    t.tick(&mut out);
-    assert!(
-        points(&mut out).is_empty(),
-        "an empty interval sends nothing"
-    );
+    assert!(ticked(&mut t).is_empty(), "an empty interval sends nothing");
     t.transform(batch(vec![delta("c", 1.0, 4)]), &mut out);
     t.finish(&mut out);
     assert_eq!(
@@ -146,9 +148,8 @@ fn too_many_series_send_the_interval_early_and_are_counted() {
     // The batch answers to both the early points and those still held.
     drop(early);
     assert!(ack.try_recv().is_err());
-    t.tick(&mut out);
     assert_eq!(
-        points(&mut out),
+        ticked(&mut t),
         [
             ("c".to_owned(), MetricValue::Scalar(1.0)),
             ("a".to_owned(), MetricValue::Scalar(1.0))
@@ -179,11 +180,7 @@ fn ignored_points_are_discarded_and_failed_updates_counted() {
             .render()
             .contains("logbridge_aggregate_failed_updates_total{component_id=\"agg\",component_kind=\"transform\",component_type=\"aggregate\"} 1")
     );
-    t.tick(&mut out);
-    assert_eq!(
-        points(&mut out),
-        [("c".to_owned(), MetricValue::Scalar(9.0))]
-    );
+    assert_eq!(ticked(&mut t), [("c".to_owned(), MetricValue::Scalar(9.0))]);
 }
 
 #[test]
@@ -205,9 +202,8 @@ fn modes_by_vector_names_and_lower_case() {
             ]),
             &mut out,
         );
-        t.tick(&mut out);
         assert_eq!(
-            points(&mut out),
+            ticked(&mut t),
             [("g".to_owned(), MetricValue::Scalar(expected))],
             "{name}"
         );

@@ -37,6 +37,26 @@ fn fields(log: &LogRecord) -> serde_json::Value {
     v
 }
 
+/// A histogram point: (upper bound, count) per bucket.
+fn histogram(name: &str, buckets: &[(f64, u64)], sum: f64) -> Metric {
+    Metric {
+        name: name.into(),
+        kind: MetricKind::Histogram,
+        value: MetricValue::Histogram {
+            buckets: buckets
+                .iter()
+                .map(|&(upper_bound, count)| Bucket { upper_bound, count })
+                .collect(),
+            count: buckets.iter().map(|b| b.1).sum(),
+            sum: Some(sum),
+            min: None,
+            max: None,
+        },
+        time_unix_nano: T,
+        ..Metric::default()
+    }
+}
+
 #[test]
 fn counters_and_gauges_with_host_and_tags() {
     let mut counter = Metric::counter("requests_total", 3.0, T)
@@ -81,28 +101,7 @@ fn host_tag_and_full_tag_values() {
 
 #[test]
 fn distributions() {
-    let histogram = Metric {
-        name: "latency".into(),
-        kind: MetricKind::Histogram,
-        value: MetricValue::Histogram {
-            buckets: vec![
-                Bucket {
-                    upper_bound: 1.0,
-                    count: 10,
-                },
-                Bucket {
-                    upper_bound: f64::INFINITY,
-                    count: 2,
-                },
-            ],
-            count: 12,
-            sum: Some(9.0),
-            min: None,
-            max: None,
-        },
-        time_unix_nano: T,
-        ..Metric::default()
-    };
+    let histogram = histogram("latency", &[(1.0, 10), (f64::INFINITY, 2)], 9.0);
     let summary = Metric {
         name: "rt".into(),
         kind: MetricKind::Summary,
@@ -154,28 +153,7 @@ fn distributions() {
 fn log_to_metric_reads_them_back() {
     let mut counter = Metric::counter("c", 2.0, T).with_label("a", "b");
     counter.temporality = Temporality::Delta;
-    let histogram = Metric {
-        name: "h".into(),
-        kind: MetricKind::Histogram,
-        value: MetricValue::Histogram {
-            buckets: vec![
-                Bucket {
-                    upper_bound: 0.5,
-                    count: 1,
-                },
-                Bucket {
-                    upper_bound: f64::INFINITY,
-                    count: 3,
-                },
-            ],
-            count: 4,
-            sum: Some(7.0),
-            min: None,
-            max: None,
-        },
-        time_unix_nano: T,
-        ..Metric::default()
-    };
+    let histogram = histogram("h", &[(0.5, 1), (f64::INFINITY, 3)], 7.0);
     let metrics = vec![counter, Metric::gauge("g", 1.5, T), histogram];
     let logs = convert(json!({}), metrics.clone());
     let cfg: LogToMetricConfig = serde_json::from_value(json!({"all_metrics": true})).unwrap();
