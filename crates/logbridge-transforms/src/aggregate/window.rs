@@ -175,7 +175,8 @@ impl Window {
                     ..
                 } => {
                     let value = match self.mode {
-                        AggregationMode::Stdev => (m2 / n as f64).sqrt(),
+                        // Rounding can leave m2 a hair below zero.
+                        AggregationMode::Stdev => (m2.max(0.0) / n as f64).sqrt(),
                         _ => mean,
                     };
                     out.push(Metric {

@@ -9,6 +9,7 @@ use logbridge_event::{
     BatchNotifier, BatchStatus, Bucket, Finalizers, LogRecord, Metric, MetricKind, MetricValue,
     Path, Quantile, Temporality,
 };
+use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
@@ -390,4 +391,90 @@ fn other_kinds_of_events_give_nothing() {
     let mut t = build(json!({"metrics": [{"type": "counter", "field": "status"}]})).unwrap();
     let (metrics, dropped) = run(&mut t, vec![Event::Metric(Metric::gauge("g", 1.0, 1))]);
     assert!(metrics.is_empty() && dropped.is_empty());
+}
+
+/// Keys and strings that the transform looks at, so random logs reach
+/// its branches.
+const WORDS: [&str; 24] = [
+    "name",
+    "kind",
+    "counter",
+    "value",
+    "buckets",
+    "upper_limit",
+    "count",
+    "sum",
+    "quantiles",
+    "quantile",
+    "samples",
+    "rate",
+    "statistic",
+    "set",
+    "values",
+    "tags",
+    "gauge",
+    "distribution",
+    "aggregated_histogram",
+    "summary",
+    "status",
+    "incremental",
+    "absolute",
+    "inf",
+];
+
+fn arb_value() -> impl Strategy<Value = logbridge_event::Value> {
+    use logbridge_event::{ObjectMap, Value};
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Integer),
+        any::<f64>().prop_map(Value::Float),
+        prop::sample::select(WORDS.to_vec()).prop_map(Value::from),
+        "[0-9.e+-]{0,6}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(WORDS.to_vec()), inner), 0..6).prop_map(
+                |entries| {
+                    Value::Object(ObjectMap::from_entries(
+                        entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+                    ))
+                }
+            ),
+        ]
+    })
+}
+
+proptest! {
+    /// Whatever the logs hold, the transform answers with metrics or dead
+    /// letters, never a panic.
+    #[test]
+    fn any_log_gives_metrics_or_a_reason(values in prop::collection::vec(arb_value(), 1..8)) {
+        let logs: Vec<Event> = values
+            .into_iter()
+            .map(|v| {
+                let mut l = LogRecord::default();
+                if let logbridge_event::Value::Object(fields) = v {
+                    l.attributes = fields;
+                }
+                Event::Log(l)
+            })
+            .collect();
+        for config in [
+            json!({"all_metrics": true}),
+            json!({"metrics": [
+                {"type": "counter", "field": "status", "increment_by_value": true,
+                 "name": "{{ name }}", "tags": {"k": "{{ kind }}"}},
+                {"type": "histogram", "field": "value"},
+                {"type": "set", "field": "count"},
+                {"type": "summary", "field": "sum", "namespace": "{{ tags }}"},
+            ]}),
+        ] {
+            let mut t = build(config).unwrap();
+            let (_, dropped) = run(&mut t, logs.clone());
+            prop_assert!(dropped.len() <= logs.len());
+            prop_assert!(dropped.iter().all(|d| d.attributes.contains_key("dropped")));
+        }
+    }
 }
