@@ -1,13 +1,15 @@
-//! Templates for file paths and object keys: strftime specifiers
-//! (`%Y-%m-%d`, taken from the event's timestamp, or the time it was
-//! observed) and `{{ field }}` references (`{{ service }}`,
-//! `{{ .http.host }}`; a missing field renders as `-`, and `/` inside a
-//! value becomes `_` so a value cannot climb out of its folder).
+//! Templates for file paths and object keys, and for metric names and
+//! tags: strftime specifiers (`%Y-%m-%d`, taken from the event's timestamp,
+//! or the time it was observed) and `{{ field }}` references
+//! (`{{ service }}`, `{{ .http.host }}`). Rendered as a path, a missing
+//! field renders as `-`, and `/` inside a value becomes `_` so a value
+//! cannot climb out of its folder; rendered as a value, a missing field is
+//! an error and values are kept as they are.
 
 use std::cell::RefCell;
 
 use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
-use logbridge_event::{Event, Path};
+use logbridge_event::{Event, Path, Value};
 
 #[derive(Debug, Clone)]
 enum Part {
@@ -81,6 +83,44 @@ impl Template {
     /// timestamp of its own.
     pub fn render(&self, event: &Event, fallback_nanos: i64) -> String {
         let mut out = String::new();
+        self.render_into(event, fallback_nanos, &mut out, |value, out| {
+            match value {
+                Some(v) => out.push_str(&v.to_string_lossy().replace('/', "_")),
+                None => out.push('-'),
+            }
+            Ok(())
+        })
+        .map_or_else(|_| String::new(), |()| out)
+    }
+
+    /// Renders for `event` as a value rather than a path (metric names and
+    /// tags): field values are written as they are, and a field that is
+    /// missing or null is an error naming it.
+    pub fn render_value(
+        &self,
+        event: &Event,
+        fallback_nanos: i64,
+    ) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        self.render_into(event, fallback_nanos, &mut out, |value, out| match value {
+            Some(v) => {
+                out.push_str(&v.to_string_lossy());
+                Ok(())
+            }
+            None => Err(()),
+        })
+        .map(|()| out)
+    }
+
+    /// Writes the template into `out`, field values through `field` (given
+    /// `None` for a missing or null field).
+    fn render_into(
+        &self,
+        event: &Event,
+        fallback_nanos: i64,
+        out: &mut String,
+        mut field: impl FnMut(Option<&Value>, &mut String) -> Result<(), ()>,
+    ) -> Result<(), TemplateError> {
         let time = self.has_time.then(|| event_time(event, fallback_nanos));
         let mut cached = self.last_time.borrow_mut();
         let second = time.map(|t| t.div_euclid(1_000_000_000));
@@ -119,13 +159,18 @@ impl Template {
                     }
                     time_part += 1;
                 }
-                Part::Field(path) => match event.get(path) {
-                    Some(v) if !v.is_null() => out.push_str(&v.to_string_lossy().replace('/', "_")),
-                    _ => out.push('-'),
-                },
+                Part::Field(path) => {
+                    let value = event.get(path);
+                    let value = value.as_deref().filter(|v| !v.is_null());
+                    if field(value, out).is_err() {
+                        // The cached time parts may be incomplete now.
+                        *cached = None;
+                        return Err(TemplateError(format!("field {path} is missing")));
+                    }
+                }
             }
         }
-        out
+        Ok(())
     }
 }
 
@@ -217,6 +262,23 @@ mod tests {
         assert_eq!(day.render(&log(s), 0), "d=2024-01-01/");
         assert_eq!(day.render(&log(s + 1), 0), "d=2024-01-01/");
         assert_eq!(day.render(&log(s - 1), 0), "d=2023-12-31/");
+    }
+
+    #[test]
+    fn renders_values_strictly() {
+        let t = Template::parse("%Y {{ a }}/{{ .b }} %H").unwrap();
+        let mut log = LogRecord {
+            time_unix_nano: 1_704_067_200_000_000_000,
+            ..LogRecord::default()
+        };
+        log.attributes.insert("a".into(), Value::from("x/y"));
+        let event = Event::Log(log.clone());
+        let err = t.render_value(&event, 0).unwrap_err();
+        assert_eq!(err.0, "field .b is missing");
+        log.attributes.insert("b".into(), Value::Integer(7));
+        let event = Event::Log(log);
+        assert_eq!(t.render_value(&event, 0).unwrap(), "2024 x/y/7 00");
+        assert_eq!(t.render(&event, 0), "2024 x_y/7 00");
     }
 
     #[test]

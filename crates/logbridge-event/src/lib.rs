@@ -25,7 +25,7 @@ pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, KafkaPosition, LogRecord, Resource, S
 pub use map::Entry;
 pub use metric::{
     Bucket, Exemplar, ExponentialBuckets, ExponentialHistogram, FLAG_NO_RECORDED_VALUE, Metric,
-    MetricKind, MetricValue, Number, Quantile, Temporality,
+    MetricKind, MetricValue, Number, Quantile, Temporality, same_bounds,
 };
 pub use path::{Path, PathError, PathRoot, Segment};
 pub use span::{Span, SpanEvent, SpanId, SpanKind, SpanLink, SpanStatus, StatusCode, TraceId};

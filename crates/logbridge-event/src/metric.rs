@@ -206,6 +206,31 @@ impl Metric {
         self
     }
 
+    /// Adds the change `other` into this point, for sums over time
+    /// (delta points folded into a total, or several deltas into one):
+    /// scalars, histograms with the same bucket bounds, and summaries
+    /// without quantiles (their count and sum add up exactly). Returns false,
+    /// changing nothing, when the two do not add up (other shapes, other
+    /// bounds, summaries with quantiles). The later time stands, the start
+    /// time is the first one known, and exemplars and description are the
+    /// newer point's.
+    pub fn add(&mut self, other: &Metric) -> bool {
+        if !add_values(&mut self.value, &other.value) {
+            return false;
+        }
+        if other.time_unix_nano > self.time_unix_nano {
+            self.time_unix_nano = other.time_unix_nano;
+        }
+        if self.start_time_unix_nano == 0 {
+            self.start_time_unix_nano = other.start_time_unix_nano;
+        }
+        self.exemplars.clone_from(&other.exemplars);
+        if !other.description.is_empty() {
+            self.description.clone_from(&other.description);
+        }
+        true
+    }
+
     pub fn estimated_size(&self) -> usize {
         let value = match &self.value {
             MetricValue::Scalar(_) | MetricValue::Integer(_) => 8,
@@ -223,5 +248,169 @@ impl Metric {
                 .map(|(k, v)| k.len() + v.estimated_size())
                 .sum::<usize>()
             + self.exemplars.len() * 64
+    }
+}
+
+/// `total += change`, when the two have the same shape.
+fn add_values(total: &mut MetricValue, change: &MetricValue) -> bool {
+    match (&mut *total, change) {
+        (MetricValue::Integer(a), MetricValue::Integer(b)) => {
+            *total = match a.checked_add(*b) {
+                Some(sum) => MetricValue::Integer(sum),
+                None => MetricValue::Scalar(*a as f64 + *b as f64),
+            };
+        }
+        (MetricValue::Integer(a), MetricValue::Scalar(b)) => {
+            *total = MetricValue::Scalar(*a as f64 + b);
+        }
+        (MetricValue::Scalar(a), MetricValue::Integer(b)) => *a += *b as f64,
+        (MetricValue::Scalar(a), MetricValue::Scalar(b)) => *a += b,
+        (
+            MetricValue::Histogram {
+                buckets,
+                count,
+                sum,
+                min,
+                max,
+            },
+            MetricValue::Histogram {
+                buckets: more,
+                count: more_count,
+                sum: more_sum,
+                min: more_min,
+                max: more_max,
+            },
+        ) if same_bounds(buckets, more) => {
+            for (b, m) in buckets.iter_mut().zip(more) {
+                b.count = b.count.saturating_add(m.count);
+            }
+            *count = count.saturating_add(*more_count);
+            *sum = sum.zip(*more_sum).map(|(a, b)| a + b);
+            *min = min.zip(*more_min).map(|(a, b)| a.min(b));
+            *max = max.zip(*more_max).map(|(a, b)| a.max(b));
+        }
+        (
+            MetricValue::Summary {
+                quantiles,
+                count,
+                sum,
+            },
+            MetricValue::Summary {
+                quantiles: more_quantiles,
+                count: more_count,
+                sum: more_sum,
+            },
+        ) if quantiles.is_empty() && more_quantiles.is_empty() => {
+            *count = count.saturating_add(*more_count);
+            *sum += more_sum;
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Whether two histograms have the same bucket bounds (bit for bit).
+pub fn same_bounds(a: &[Bucket], b: &[Bucket]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.upper_bound.to_bits() == y.upper_bound.to_bits())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A histogram of one bucket up to 1 and the `+Inf` one.
+    fn histogram(low: u64, high: u64, sum: f64) -> MetricValue {
+        let bucket = |upper_bound, count| Bucket { upper_bound, count };
+        MetricValue::Histogram {
+            buckets: vec![bucket(1.0, low), bucket(f64::INFINITY, high)],
+            count: low + high,
+            sum: Some(sum),
+            min: Some(sum),
+            max: Some(sum),
+        }
+    }
+
+    #[test]
+    fn adds_scalars_histograms_and_plain_summaries() {
+        let mut a = Metric::counter("c", 1.5, 10);
+        assert!(a.add(&Metric::counter("c", 2.0, 20)));
+        assert_eq!(
+            (a.value.clone(), a.time_unix_nano),
+            (MetricValue::Scalar(3.5), 20)
+        );
+        a.value = MetricValue::Integer(i64::MAX);
+        let mut one = Metric::counter("c", 0.0, 5);
+        one.value = MetricValue::Integer(1);
+        assert!(a.add(&one));
+        assert_eq!(a.value, MetricValue::Scalar(i64::MAX as f64 + 1.0));
+        assert_eq!(a.time_unix_nano, 20);
+
+        let mut h = Metric {
+            value: histogram(1, 0, 0.5),
+            ..Metric::default()
+        };
+        assert!(h.add(&Metric {
+            value: histogram(0, 2, 7.0),
+            ..Metric::default()
+        }));
+        let MetricValue::Histogram {
+            buckets,
+            count,
+            sum,
+            min,
+            max,
+        } = &h.value
+        else {
+            panic!("{h:?}");
+        };
+        assert_eq!((buckets[0].count, buckets[1].count, *count), (1, 2, 3));
+        assert_eq!((*sum, *min, *max), (Some(7.5), Some(0.5), Some(7.0)));
+
+        let summary = |quantiles: Vec<Quantile>| Metric {
+            value: MetricValue::Summary {
+                quantiles,
+                count: 1,
+                sum: 2.0,
+            },
+            ..Metric::default()
+        };
+        let mut s = summary(Vec::new());
+        assert!(s.add(&summary(Vec::new())));
+        assert_eq!(
+            s.value,
+            MetricValue::Summary {
+                quantiles: Vec::new(),
+                count: 2,
+                sum: 4.0
+            }
+        );
+        let q = vec![Quantile {
+            quantile: 0.5,
+            value: 2.0,
+        }];
+        assert!(!s.add(&summary(q)));
+    }
+
+    #[test]
+    fn refuses_what_does_not_add_up() {
+        let mut h = Metric {
+            value: histogram(1, 0, 0.5),
+            ..Metric::default()
+        };
+        let mut other = Metric {
+            value: histogram(1, 0, 0.5),
+            time_unix_nano: 99,
+            ..Metric::default()
+        };
+        if let MetricValue::Histogram { buckets, .. } = &mut other.value {
+            buckets[0].upper_bound = 2.0;
+        }
+        let before = h.clone();
+        assert!(!h.add(&other));
+        assert!(!h.add(&Metric::gauge("g", 1.0, 99)));
+        assert_eq!(h, before);
     }
 }

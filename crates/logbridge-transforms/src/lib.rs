@@ -8,11 +8,14 @@
 //! through it) is behind the `rules` cargo feature; the engine itself is
 //! the pure crate `logbridge-rules`.
 
+pub mod aggregate;
 pub mod condition;
 pub mod dedupe;
 pub mod evictions;
 pub mod filter;
 mod fingerprint;
+pub mod log_to_metric;
+pub mod metric_to_log;
 pub mod modify;
 pub mod parse;
 pub mod reduce;

@@ -175,5 +175,9 @@ fn properties(root: &Value, schema: &Value, prefix: &str, rows: &mut Vec<String>
                 "no"
             }
         ));
+        // A list of tables: the keys of each, as `name[].key`.
+        if let Some(items) = target.get("items") {
+            properties(root, items, &format!("{full}[]."), rows);
+        }
     }
 }

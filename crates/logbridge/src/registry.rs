@@ -131,7 +131,14 @@ static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
 
 static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     ComponentType::transform::<logbridge_transforms::dedupe::DedupeConfig>("dedupe"),
+    ComponentType::transform::<logbridge_transforms::aggregate::AggregateConfig>("aggregate"),
     ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
+    ComponentType::transform::<logbridge_transforms::log_to_metric::LogToMetricConfig>(
+        "log_to_metric",
+    ),
+    ComponentType::transform::<logbridge_transforms::metric_to_log::MetricToLogConfig>(
+        "metric_to_log",
+    ),
     ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
     ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
     ComponentType::transform::<logbridge_transforms::reduce::ReduceConfig>("reduce"),

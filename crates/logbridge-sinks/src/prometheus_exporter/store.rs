@@ -9,9 +9,10 @@
 //! Rules, per incoming point:
 //! - a point flagged as having no recorded value (a stale marker) removes
 //!   its series;
-//! - a delta counter, up-down counter or histogram is added to the stored
-//!   total (histograms only when the bucket bounds agree; otherwise the
-//!   new point starts the total over); the sum is exposed as cumulative;
+//! - a delta counter, up-down counter, histogram or summary without
+//!   quantiles is added to the stored total (histograms only when the
+//!   bucket bounds agree; otherwise the new point starts the total over);
+//!   the sum is exposed as cumulative;
 //! - anything else replaces the stored point, unless it is older (by its
 //!   own timestamp) than the one stored;
 //! - exponential histograms have no text form and are refused.
@@ -23,9 +24,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use logbridge_event::{
-    Bucket, FLAG_NO_RECORDED_VALUE, Metric, MetricKind, MetricValue, Temporality,
-};
+use logbridge_event::{FLAG_NO_RECORDED_VALUE, Metric, MetricKind, MetricValue, Temporality};
 
 /// What became of an absorbed point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +73,8 @@ fn is_delta(m: &Metric) -> bool {
                 matches!(m.kind, MetricKind::Counter | MetricKind::UpDownCounter)
             }
             MetricValue::Histogram { .. } => true,
+            // Without quantiles, a summary's count and sum add up exactly.
+            MetricValue::Summary { quantiles, .. } => quantiles.is_empty(),
             _ => false,
         }
 }
@@ -102,7 +103,7 @@ impl SeriesStore {
         m.temporality = Temporality::Cumulative;
         match self.series.get_mut(&key) {
             Some(entry) if delta => {
-                if !add_into(&mut entry.metric, &m) {
+                if !entry.metric.add(&m) {
                     entry.metric = m;
                 }
                 entry.updated = now;
@@ -154,90 +155,10 @@ impl SeriesStore {
     }
 }
 
-/// Adds the delta point `d` into the total `total`; false when they do not
-/// fit together (different shapes or bucket bounds).
-fn add_into(total: &mut Metric, d: &Metric) -> bool {
-    let ok = match (&mut total.value, &d.value) {
-        (MetricValue::Integer(a), MetricValue::Integer(b)) => {
-            match a.checked_add(*b) {
-                Some(sum) => *a = sum,
-                None => total.value = MetricValue::Scalar(*a as f64 + *b as f64),
-            }
-            true
-        }
-        (MetricValue::Integer(a), MetricValue::Scalar(b)) => {
-            total.value = MetricValue::Scalar(*a as f64 + b);
-            true
-        }
-        (MetricValue::Scalar(a), MetricValue::Integer(b)) => {
-            *a += *b as f64;
-            true
-        }
-        (MetricValue::Scalar(a), MetricValue::Scalar(b)) => {
-            *a += b;
-            true
-        }
-        (
-            MetricValue::Histogram {
-                buckets,
-                count,
-                sum,
-                min,
-                max,
-            },
-            MetricValue::Histogram {
-                buckets: d_buckets,
-                count: d_count,
-                sum: d_sum,
-                min: d_min,
-                max: d_max,
-            },
-        ) if same_bounds(buckets, d_buckets) => {
-            for (b, db) in buckets.iter_mut().zip(d_buckets) {
-                b.count = b.count.saturating_add(db.count);
-            }
-            *count = count.saturating_add(*d_count);
-            *sum = match (*sum, d_sum) {
-                (Some(a), Some(b)) => Some(a + b),
-                _ => None,
-            };
-            *min = match (*min, d_min) {
-                (Some(a), Some(b)) => Some(a.min(*b)),
-                _ => None,
-            };
-            *max = match (*max, d_max) {
-                (Some(a), Some(b)) => Some(a.max(*b)),
-                _ => None,
-            };
-            true
-        }
-        _ => false,
-    };
-    if ok {
-        if d.time_unix_nano > total.time_unix_nano {
-            total.time_unix_nano = d.time_unix_nano;
-        }
-        if total.start_time_unix_nano == 0 {
-            total.start_time_unix_nano = d.start_time_unix_nano;
-        }
-        total.exemplars.clone_from(&d.exemplars);
-        if !d.description.is_empty() {
-            total.description.clone_from(&d.description);
-        }
-    }
-    ok
-}
-
-fn same_bounds(a: &[Bucket], b: &[Bucket]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| x.upper_bound.to_bits() == y.upper_bound.to_bits())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logbridge_event::Bucket;
 
     fn delta(m: Metric) -> Metric {
         Metric {
@@ -320,6 +241,39 @@ mod tests {
             }
             other => panic!("not a histogram: {other:?}"),
         }
+        // Summaries without quantiles add up; with quantiles, the latest
+        // stands.
+        let summary = |quantiles: Vec<logbridge_event::Quantile>, sum| Metric {
+            name: "rt".into(),
+            kind: MetricKind::Summary,
+            temporality: Temporality::Delta,
+            value: MetricValue::Summary {
+                quantiles,
+                count: 1,
+                sum,
+            },
+            ..Metric::default()
+        };
+        s.absorb(summary(Vec::new(), 0.5), now);
+        s.absorb(summary(Vec::new(), 1.5), now);
+        let rt = |s: &SeriesStore| s.snapshot(true).into_iter().find(|m| m.name == "rt");
+        assert!(matches!(
+            rt(&s).map(|m| m.value),
+            Some(MetricValue::Summary {
+                count: 2,
+                sum: 2.0,
+                ..
+            })
+        ));
+        let q = logbridge_event::Quantile {
+            quantile: 0.5,
+            value: 3.0,
+        };
+        s.absorb(summary(vec![q], 3.0), now);
+        assert!(matches!(
+            rt(&s).map(|m| m.value),
+            Some(MetricValue::Summary { count: 1, .. })
+        ));
         // Other bounds start the total over.
         let mut other = delta(histogram(&[2, 0, 0], 1.0, 3));
         if let MetricValue::Histogram { buckets, .. } = &mut other.value {
