@@ -97,6 +97,8 @@ static LEFT_OUT: &[LeftOut] = &[
 
 static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo"),
+    // Vector's name for the same source.
+    ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo_logs"),
     ComponentType::source::<logbridge_sources::file::FileConfig>("file"),
     #[cfg(feature = "http")]
     ComponentType::source::<logbridge_sources::http::HttpSourceConfig>("http"),
