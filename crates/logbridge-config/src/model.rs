@@ -102,6 +102,9 @@ pub struct Config {
     pub sources: IndexMap<String, SourceSpec>,
     pub transforms: IndexMap<String, TransformSpec>,
     pub sinks: IndexMap<String, SinkSpec>,
+    /// Problems that did not stop the config from loading (an option that
+    /// has no effect in logbridge, say), each with its file and line.
+    pub warnings: Vec<crate::ConfigError>,
 }
 
 impl Config {
@@ -125,6 +128,7 @@ impl Default for Config {
             sources: IndexMap::new(),
             transforms: IndexMap::new(),
             sinks: IndexMap::new(),
+            warnings: Vec::new(),
         }
     }
 }

@@ -13,6 +13,8 @@ pub(crate) static COMPONENTS: Registry = Registry {
     transforms: TRANSFORMS,
     sinks: SINKS,
     left_out: LEFT_OUT,
+    vector_components: crate::vector::COMPONENTS,
+    vector_options: crate::vector::OPTIONS,
 };
 
 /// The types this build leaves out, so that a config naming one is told

@@ -392,8 +392,10 @@ fn only_and_except_fields_and_timestamp_formats() {
 
 #[test]
 fn times_inside_fields_follow_the_timestamp_format() {
-    let mut log = LogRecord::default();
-    log.attributes = obj(&[("seen", Value::Array(vec![Value::Timestamp(-1_500_000_000)]))]);
+    let log = LogRecord {
+        attributes: obj(&[("seen", Value::Array(vec![Value::Timestamp(-1_500_000_000)]))]),
+        ..LogRecord::default()
+    };
     let encoder =
         configured(serde_json::json!({"codec": "json", "timestamp_format": "unix"})).unwrap();
     // Seconds are floored, as chrono counts them.
