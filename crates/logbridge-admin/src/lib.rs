@@ -4,7 +4,9 @@
 //!   by default): every component's counters, queue fill and sink write
 //!   latency, plus process metrics (resident memory, uptime, build info),
 //!   in the Prometheus text format.
-//! - `/healthz`: 200 while the process runs.
+//! - `/healthz`: 200 while the process runs; `/health` the same with
+//!   `{"ok":true}`, as Vector's API answers there (a Vector config's
+//!   `[api]` is served by this server).
 //! - `/readyz`: 200 once every component has started, none has failed and
 //!   none reports a problem (an unreachable server), 503 with the states
 //!   and problems as JSON otherwise.
@@ -144,6 +146,10 @@ pub async fn bind(
         .route("/debug/metrics", get(metrics))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "ok": true })) }),
+        )
         .route("/readyz", get(readyz))
         .route("/api/v1/topology", get(topology_json))
         .route("/api/v1/health", get(health_json))

@@ -1,11 +1,21 @@
-//! Config errors: what is wrong, where (file, line, column) and how to fix
-//! it.
+//! Config errors and warnings: what is wrong, where (file, line, column)
+//! and how to fix it. A warning (an option accepted that has no effect in
+//! logbridge, say) does not stop a config from loading.
 
 use std::fmt;
 use std::path::PathBuf;
 
+/// Whether a problem stops the config from loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    pub severity: Severity,
     pub file: PathBuf,
     /// 1-based.
     pub line: Option<usize>,
@@ -22,6 +32,7 @@ impl ConfigError {
         message: impl Into<String>,
     ) -> ConfigError {
         ConfigError {
+            severity: Severity::Error,
             file: file.to_owned(),
             line,
             column: None,
@@ -39,6 +50,16 @@ impl ConfigError {
         self.column = column;
         self
     }
+
+    /// The same problem as a warning.
+    pub fn warning(mut self) -> ConfigError {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -50,7 +71,11 @@ impl fmt::Display for ConfigError {
                 write!(f, ":{col}")?;
             }
         }
-        write!(f, ": error: {}", self.message)?;
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, ": {level}: {}", self.message)?;
         if let Some(hint) = &self.hint {
             for (i, line) in hint.lines().enumerate() {
                 let lead = if i == 0 { "hint: " } else { "      " };
@@ -61,9 +86,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Every problem found in a config.
+/// Every problem found in a config: the errors, then the warnings.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// How many of them are errors.
+    pub fn error_count(&self) -> usize {
+        self.0.iter().filter(|e| !e.is_warning()).count()
+    }
+}
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

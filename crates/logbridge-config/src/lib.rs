@@ -8,8 +8,14 @@
 //! files and checks the graph (inputs, outputs, cycles, data kinds). Every
 //! problem is collected with its file, line and a hint, so `logbridge
 //! validate` reports them all at once.
+//!
+//! Vector configs load as they are wherever logbridge has the components:
+//! wildcard `inputs`, `[api]`, `acknowledgements` and a sink's
+//! `healthcheck` are taken (`globals`, `vector`, `wildcard`), and what
+//! logbridge lacks is named as such, with a hint.
 
 mod error;
+mod globals;
 mod graph;
 mod interpolate;
 mod load;
@@ -18,11 +24,13 @@ mod positions;
 mod redact;
 pub mod registry;
 mod suggest;
+mod vector;
+mod wildcard;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Severity};
 pub use load::{load_files, load_str};
 pub use model::{
     AdminConfig, BufferConfig, BufferType, Config, DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_EVENTS,
     DEFAULT_DISK_BUFFER_BYTES, Origin, SinkSpec, SourceSpec, TransformSpec, WhenFull,
 };
-pub use registry::{ComponentType, LeftOut, Registry};
+pub use registry::{ComponentType, LeftOut, Registry, VectorComponent, VectorOption};

@@ -9,26 +9,17 @@ use logbridge_event::DataKind;
 use serde_json::Value as Json;
 
 use crate::error::{ConfigError, ConfigErrors};
+use crate::globals::{self, Global};
 use crate::graph;
 use crate::interpolate::interpolate;
-use crate::model::{
-    AdminConfig, BufferConfig, BufferType, Config, Origin, SinkSpec, SourceSpec, TransformSpec,
-};
+use crate::model::{BufferConfig, BufferType, Config, Origin, SinkSpec, SourceSpec, TransformSpec};
 use crate::positions::Positions;
 use crate::redact;
 use crate::registry::{self, ParseError, Registry};
 use crate::suggest;
 use logbridge_component::enrichment::EnrichmentTableConfig;
-
-const TOP_LEVEL: [&str; 7] = [
-    "data_dir",
-    "admin",
-    "shutdown_timeout_secs",
-    "sources",
-    "transforms",
-    "sinks",
-    "enrichment_tables",
-];
+use crate::vector::{self, AckScope, Note, WildcardMatching};
+use crate::wildcard;
 
 /// Loads and merges config files, interpolating from the process
 /// environment; components are looked up in `registry`.
@@ -72,6 +63,8 @@ fn load_docs(
         registry,
         config: Config::default(),
         errors: Vec::new(),
+        warnings: Vec::new(),
+        wildcard_matching: WildcardMatching::default(),
         globals_from: IndexMap::new(),
         broken: std::collections::HashSet::new(),
         broken_consumers: Vec::new(),
@@ -87,19 +80,29 @@ fn load_docs(
                 .hint("add a [sources.NAME] section"),
         );
     }
+    wildcard::expand(
+        &mut cx.config,
+        &cx.broken,
+        &mut cx.broken_consumers,
+        cx.wildcard_matching,
+        &mut cx.errors,
+        &mut cx.warnings,
+    );
     // The graph is checked even when some components are invalid, so that
     // every problem shows at once; inputs naming those are not reported again.
     graph::check(&mut cx.config, &cx.broken, &mut cx.errors);
     graph::check_broken_inputs(&cx.config, &cx.broken, &cx.broken_consumers, &mut cx.errors);
     // Messages may quote values (a URL, say): never a credential in one.
     let mask = |text: &str| redact::mask_quoted(&redact::mask_url_credentials(text), &cx.secrets);
-    for e in &mut cx.errors {
+    for e in cx.errors.iter_mut().chain(cx.warnings.iter_mut()) {
         e.message = mask(&e.message);
         e.hint = e.hint.as_deref().map(mask);
     }
     if cx.errors.is_empty() {
+        cx.config.warnings = cx.warnings;
         Ok(cx.config)
     } else {
+        cx.errors.append(&mut cx.warnings);
         Err(ConfigErrors(cx.errors))
     }
 }
@@ -108,6 +111,10 @@ struct Loader<'r> {
     registry: &'r Registry,
     config: Config,
     errors: Vec<ConfigError>,
+    /// Problems that do not stop the config from loading.
+    warnings: Vec<ConfigError>,
+    /// Vector's `wildcard_matching`.
+    wildcard_matching: WildcardMatching,
     /// Which file set each global option (to catch conflicting values).
     globals_from: IndexMap<&'static str, (PathBuf, Json)>,
     /// Components declared but invalid.
@@ -128,6 +135,15 @@ impl Doc<'_> {
     fn err(&self, key: &[&str], message: impl Into<String>) -> ConfigError {
         let pos = self.positions.find(key);
         ConfigError::new(self.path, pos.map(|p| p.0), message).column(pos.map(|p| p.1))
+    }
+
+    /// An error for a problem found in the option at `key`.
+    fn note(&self, key: &[&str], note: Note) -> ConfigError {
+        let mut at = key.to_vec();
+        at.extend(note.at.iter().map(String::as_str));
+        let mut err = self.err(&at, note.message);
+        err.hint = note.hint;
+        err
     }
 
     fn origin(&self, key: &[&str]) -> Origin {
@@ -225,6 +241,9 @@ impl Loader<'_> {
         if let Some(tables) = root.remove("enrichment_tables") {
             self.enrichment_tables(&doc, tables);
         }
+        // Config unit tests are for `logbridge test config`; running the
+        // pipeline ignores them, as Vector does.
+        root.remove("tests");
         for (key, value) in root {
             match key.as_str() {
                 "sources" => self.components(&doc, "sources", value, ComponentKind::Source),
@@ -232,11 +251,18 @@ impl Loader<'_> {
                     self.components(&doc, "transforms", value, ComponentKind::Transform)
                 }
                 "sinks" => self.components(&doc, "sinks", value, ComponentKind::Sink),
-                "data_dir" | "admin" | "shutdown_timeout_secs" => self.global(&doc, &key, value),
-                other => self.errors.push(
-                    doc.err(&[other], format!("unknown option `{other}`"))
-                        .hint(suggest::hint(other, &TOP_LEVEL)),
-                ),
+                other if globals::KEYS.contains(&other) => self.global(&doc, other, value),
+                other => self.errors.push(match vector::unsupported_global(other) {
+                    Some(hint) => doc
+                        .err(
+                            &[other],
+                            format!("`{other}` is a Vector option that logbridge does not support"),
+                        )
+                        .hint(hint),
+                    None => doc
+                        .err(&[other], format!("unknown option `{other}`"))
+                        .hint(suggest::hint(other, &globals::KEYS)),
+                }),
             }
         }
     }
@@ -279,7 +305,7 @@ impl Loader<'_> {
     }
 
     fn global(&mut self, doc: &Doc<'_>, key: &str, value: Json) {
-        let key: &'static str = match TOP_LEVEL.iter().find(|k| **k == key) {
+        let key: &'static str = match globals::KEYS.iter().find(|k| **k == key) {
             Some(k) => k,
             None => return,
         };
@@ -295,32 +321,40 @@ impl Loader<'_> {
             );
             return;
         }
+        // Vector's `[api]` is served by the admin server: one of the two.
+        let other = match key {
+            "admin" => Some("api"),
+            "api" => Some("admin"),
+            _ => None,
+        };
+        if let Some(other) = other
+            && let Some((file, _)) = self.globals_from.get(other)
+        {
+            self.errors.push(
+                doc.err(
+                    &[key],
+                    format!(
+                        "both [admin] and [api] are set (the other in {})",
+                        file.display()
+                    ),
+                )
+                .hint("[api] is Vector's name for the admin server: keep one of them"),
+            );
+            return;
+        }
         self.globals_from
             .insert(key, (doc.path.to_owned(), value.clone()));
-        let result: Result<(), (Vec<String>, String)> = match key {
-            "data_dir" => match value {
-                Json::String(s) if !s.is_empty() => {
-                    self.config.data_dir = PathBuf::from(s);
-                    Ok(())
-                }
-                _ => Err((vec![], "data_dir must be a non-empty path".into())),
-            },
-            "shutdown_timeout_secs" => match value.as_u64() {
-                Some(n) => {
-                    self.config.shutdown_timeout_secs = n;
-                    Ok(())
-                }
-                None => Err((
-                    vec![],
-                    "shutdown_timeout_secs must be a whole number of seconds".into(),
-                )),
-            },
-            _ => parse_admin(value).map(|a| self.config.admin = a),
-        };
-        if let Err((sub, message)) = result {
-            let mut at = vec![key];
-            at.extend(sub.iter().map(String::as_str));
-            self.errors.push(doc.err(&at, message));
+        let mut notes = Vec::new();
+        match globals::parse(key, value, &mut notes) {
+            Ok(Global::DataDir(dir)) => self.config.data_dir = dir,
+            Ok(Global::ShutdownTimeoutSecs(n)) => self.config.shutdown_timeout_secs = n,
+            Ok(Global::Admin(admin)) => self.config.admin = admin,
+            Ok(Global::WildcardMatching(m)) => self.wildcard_matching = m,
+            Ok(Global::Accepted) => {}
+            Err(note) => self.errors.push(doc.note(&[key], note)),
+        }
+        for note in notes {
+            self.warnings.push(doc.note(&[key], note).warning());
         }
     }
 
@@ -401,6 +435,7 @@ impl Loader<'_> {
                     }
                 }
             };
+            self.vector_options(doc, section, &id, kind, &mut options);
             let buffer = match options.remove("buffer") {
                 Some(_) if kind != ComponentKind::Sink => {
                     self.errors.push(
@@ -430,6 +465,41 @@ impl Loader<'_> {
                 buffer,
                 valid_so_far,
             );
+        }
+    }
+
+    /// Takes out Vector's `acknowledgements` (sources and sinks) and
+    /// `healthcheck` (sinks), which no component parses: logbridge
+    /// acknowledges end to end and checks no sink before starting.
+    fn vector_options(
+        &mut self,
+        doc: &Doc<'_>,
+        section: &str,
+        id: &str,
+        kind: ComponentKind,
+        options: &mut serde_json::Map<String, Json>,
+    ) {
+        let scope = match kind {
+            ComponentKind::Source => AckScope::Source,
+            ComponentKind::Sink => AckScope::Sink,
+            ComponentKind::Transform => return,
+        };
+        let mut checked = Vec::new();
+        if let Some(value) = options.remove("acknowledgements") {
+            checked.push(("acknowledgements", vector::acknowledgements(&value, scope)));
+        }
+        if kind == ComponentKind::Sink
+            && let Some(value) = options.remove("healthcheck")
+        {
+            checked.push(("healthcheck", vector::healthcheck(&value)));
+        }
+        for (option, result) in checked {
+            let at = [section, id, option];
+            match result {
+                Ok(None) => {}
+                Ok(Some(note)) => self.warnings.push(doc.note(&at, note).warning()),
+                Err(note) => self.errors.push(doc.note(&at, note)),
+            }
         }
     }
 
@@ -547,21 +617,8 @@ impl Loader<'_> {
             kind,
         } = *declared;
         let Some(t) = registry::find(types, type_name) else {
-            let hint = match self.registry.left_out.iter().find(|l| l.name == type_name) {
-                Some(left_out) => format!(
-                    "this logbridge is built without the `{}` feature, which `{type_name}` needs \
-                     (cargo build --features {})",
-                    left_out.feature, left_out.feature
-                ),
-                None => suggest::hint(type_name, &registry::names(types)),
-            };
-            self.errors.push(
-                doc.err(
-                    &[section, id, "type"],
-                    format!("unknown {} type `{type_name}`", kind.as_str()),
-                )
-                .hint(hint),
-            );
+            self.errors
+                .push(self.unknown_type(declared, &registry::names(types)));
             return None;
         };
         // With option errors, what parses once the bad options are taken
@@ -612,8 +669,11 @@ impl Loader<'_> {
                 return None;
             }
             let path = option_path(&error);
-            self.errors
-                .push(option_error(doc, section, id, type_name, error));
+            let err = match vector_option(self.registry, declared, &error) {
+                Some(err) => err,
+                None => option_error(doc, section, id, type_name, error),
+            };
+            self.errors.push(err);
             if !remove_option(&mut options, &path) {
                 return None;
             }
@@ -626,6 +686,44 @@ impl Loader<'_> {
         None
     }
 
+    /// The error for a type the registry does not have: one this build
+    /// leaves out (with the feature to build), one of Vector's that
+    /// logbridge lacks (with what comes closest), or a misspelling.
+    fn unknown_type(&self, declared: &Declared<'_>, names: &[&str]) -> ConfigError {
+        let (doc, id, type_name, kind) =
+            (declared.doc, declared.id, declared.type_name, declared.kind);
+        let at = [declared.section, id, "type"];
+        let what = kind.as_str();
+        if let Some(left_out) = self.registry.left_out.iter().find(|l| l.name == type_name) {
+            return doc
+                .err(&at, format!("unknown {what} type `{type_name}`"))
+                .hint(format!(
+                    "this logbridge is built without the `{}` feature, which `{type_name}` needs \
+                     (cargo build --features {})",
+                    left_out.feature, left_out.feature
+                ));
+        }
+        if let Some(vector) = self.registry.vector_component(kind, type_name) {
+            let hint = match vector.instead {
+                "" => format!(
+                    "not supported by logbridge; its {what}s are: {}",
+                    names.join(", ")
+                ),
+                instead => instead.to_owned(),
+            };
+            return doc
+                .err(
+                    &at,
+                    format!(
+                        "in `{id}`: logbridge has no `{type_name}` {what} (a Vector {what} logbridge does not have)"
+                    ),
+                )
+                .hint(hint);
+        }
+        doc.err(&at, format!("unknown {what} type `{type_name}`"))
+            .hint(suggest::hint(type_name, names))
+    }
+
     fn type_names(&self, kind: ComponentKind) -> Vec<&'static str> {
         match kind {
             ComponentKind::Source => registry::names(self.registry.sources),
@@ -633,6 +731,35 @@ impl Loader<'_> {
             ComponentKind::Sink => registry::names(self.registry.sinks),
         }
     }
+}
+
+/// The error for an unknown option that is one of Vector's options of this
+/// component type (or of any component) that logbridge does not take.
+fn vector_option(
+    registry: &Registry,
+    declared: &Declared<'_>,
+    error: &ParseError,
+) -> Option<ConfigError> {
+    unknown_field(&error.inner().to_string())?;
+    // Ends at the unknown option; nested ones (`encoding.json`) are named
+    // by their whole path.
+    let option = option_path(error);
+    let dotted = option.join(".");
+    let hint = registry.vector_option(declared.type_name, &dotted)?;
+    let mut at = vec![declared.section, declared.id];
+    at.extend(option.iter().map(String::as_str));
+    Some(
+        declared
+            .doc
+            .err(
+                &at,
+                format!(
+                    "in `{}`: `{dotted}` is a Vector option of `{}` that logbridge does not support",
+                    declared.id, declared.type_name
+                ),
+            )
+            .hint(hint),
+    )
 }
 
 /// The option a serde error is about, as keys from the component's table.
@@ -810,36 +937,6 @@ fn parse_buffer(
     Ok(buffer)
 }
 
-fn parse_admin(value: Json) -> Result<AdminConfig, (Vec<String>, String)> {
-    let Json::Object(map) = value else {
-        return Err((vec![], "[admin] must be a table".into()));
-    };
-    let mut admin = AdminConfig::default();
-    for (k, v) in map {
-        match (k.as_str(), v) {
-            ("enabled", Json::Bool(b)) => admin.enabled = b,
-            ("address", Json::String(s)) => {
-                admin.address = s.parse().map_err(|_| {
-                    (
-                        vec!["address".to_owned()],
-                        format!("`{s}` is not an address (expected IP:PORT, e.g. 127.0.0.1:8080)"),
-                    )
-                })?
-            }
-            ("enabled" | "address", _) => {
-                return Err((vec![k.clone()], format!("invalid value for admin.{k}")));
-            }
-            (other, _) => {
-                return Err((
-                    vec![other.to_owned()],
-                    format!("unknown option `{other}` in [admin] (expected enabled, address)"),
-                ));
-            }
-        }
-    }
-    Ok(admin)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,6 +1004,8 @@ mod tests {
             name: "kafka",
             feature: "kafka",
         }],
+        vector_components: &[],
+        vector_options: &[],
     };
 
     fn load(text: &str) -> Result<Config, Vec<String>> {

@@ -105,6 +105,9 @@ pub struct Config {
     pub sinks: IndexMap<String, SinkSpec>,
     /// `[enrichment_tables.NAME]`, for VRL lookups.
     pub enrichment_tables: EnrichmentTables,
+    /// Problems that did not stop the config from loading (an option that
+    /// has no effect in logbridge, say), each with its file and line.
+    pub warnings: Vec<crate::ConfigError>,
 }
 
 impl Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             transforms: IndexMap::new(),
             sinks: IndexMap::new(),
             enrichment_tables: EnrichmentTables::default(),
+            warnings: Vec::new(),
         }
     }
 }

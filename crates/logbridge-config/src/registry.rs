@@ -7,7 +7,12 @@
 //! does not rebuild when a component changes. Entries are made with
 //! [`ComponentType::source`], [`ComponentType::transform`] and
 //! [`ComponentType::sink`].
+//!
+//! The binary also passes what Vector has that logbridge does not (its
+//! component types, and options of components both have), so a Vector
+//! config naming one is told so with a hint rather than "unknown".
 
+use logbridge_component::telemetry::ComponentKind;
 use logbridge_component::{SinkConfig, SourceConfig, TransformConfig};
 use serde::de::DeserializeOwned;
 
@@ -21,6 +26,53 @@ pub struct Registry {
     /// Types of any kind this build leaves out, with the cargo feature
     /// that builds them in: a config naming one is told which.
     pub left_out: &'static [LeftOut],
+    /// Vector component types logbridge does not have.
+    pub vector_components: &'static [VectorComponent],
+    /// Options of Vector's components that logbridge's do not take.
+    pub vector_options: &'static [VectorOption],
+}
+
+impl Registry {
+    /// The Vector component type `name` of this kind, if it is one
+    /// logbridge lacks.
+    pub fn vector_component(&self, kind: ComponentKind, name: &str) -> Option<&VectorComponent> {
+        self.vector_components
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
+    }
+
+    /// The hint for Vector option `option` (dotted: `encoding.json`) of a
+    /// component of type `type_name`, if it is one logbridge does not take:
+    /// an entry for the type, else one for every type (`*`).
+    pub fn vector_option(&self, type_name: &str, option: &str) -> Option<&'static str> {
+        let find = |t: &str| {
+            self.vector_options
+                .iter()
+                .find(|o| o.type_name == t && o.option == option)
+                .map(|o| o.hint)
+        };
+        find(type_name).or_else(|| find("*"))
+    }
+}
+
+/// A Vector component type logbridge does not have.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorComponent {
+    pub kind: ComponentKind,
+    pub name: &'static str,
+    /// What to use instead; empty when nothing comes close.
+    pub instead: &'static str,
+}
+
+/// An option of a Vector component that logbridge's component of the same
+/// type does not take.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorOption {
+    /// The component type, or `*` for an option of any type.
+    pub type_name: &'static str,
+    /// Dotted from the component's table: `multiline`, `encoding.json`.
+    pub option: &'static str,
+    pub hint: &'static str,
 }
 
 /// A component type left out of this build.

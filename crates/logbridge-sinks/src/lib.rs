@@ -32,3 +32,13 @@ pub mod prometheus_exporter;
 pub mod prometheus_remote_write;
 #[cfg(feature = "redis")]
 pub mod redis_stream;
+
+/// A sink's `encoding` that makes no encoder, as a build error pointing at
+/// the option.
+fn encoding_error(e: logbridge_codec::encoding::EncodingError) -> logbridge_component::BuildError {
+    let err = logbridge_component::BuildError::new(e.option, e.message);
+    match e.hint {
+        Some(hint) => err.with_hint(hint),
+        None => err,
+    }
+}

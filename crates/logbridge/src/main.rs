@@ -7,6 +7,7 @@ mod registry;
 mod seed;
 #[cfg(feature = "rules")]
 mod test_files;
+mod vector;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -104,7 +105,7 @@ fn inspect_buffer(dir: &std::path::Path) -> ExitCode {
 }
 
 fn report(errors: &ConfigErrors) {
-    let n = errors.0.len();
+    let n = errors.error_count();
     eprintln!("{errors}");
     eprintln!(
         "\n{n} error{} in the configuration.",
@@ -115,6 +116,9 @@ fn report(errors: &ConfigErrors) {
 fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     match logbridge_config::load_files(&COMPONENTS, paths) {
         Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("{warning}");
+            }
             let mut problems = 0;
             for (id, spec) in &config.transforms {
                 for problem in spec.config.problems() {
@@ -133,8 +137,13 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
                 );
                 return ExitCode::from(EXIT_CONFIG);
             }
+            let warnings = match config.warnings.len() {
+                0 => String::new(),
+                1 => " (1 warning)".to_owned(),
+                n => format!(" ({n} warnings)"),
+            };
             println!(
-                "Configuration is valid: {} source(s), {} transform(s), {} sink(s).",
+                "Configuration is valid: {} source(s), {} transform(s), {} sink(s){warnings}.",
                 config.sources.len(),
                 config.transforms.len(),
                 config.sinks.len()
@@ -192,6 +201,9 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    for warning in &config.warnings {
+        tracing::warn!(message = "Configuration warning.", warning = %warning);
+    }
     if let Some(address) = args.admin_address {
         config.admin.address = address;
         config.admin.enabled = true;

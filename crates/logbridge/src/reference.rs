@@ -23,8 +23,12 @@ const GLOBAL: &str = "## Global options\n\n\
 | `data_dir` | path | `/var/lib/logbridge` | Where components keep state (file checkpoints, disk buffers), one folder per component. |\n\
 | `shutdown_timeout_secs` | integer | `30` | How long a graceful shutdown may take before in-flight work is abandoned (it is read again after a restart). |\n\
 | `admin.enabled` | bool | `true` | Serve `/debug/metrics`, `/healthz`, `/readyz` and `/api/v1/*`. |\n\
-| `admin.address` | address | `127.0.0.1:8080` | Where the admin server listens. |\n\n\
-Every transform and sink takes `inputs`, a list of component names (`name`, or `name.output` for a named output such as `dropped`).\n\n\
+| `admin.address` | address | `127.0.0.1:8080` | Where the admin server listens. |\n\
+| `api.enabled`, `api.address` | bool, address | `false`, `127.0.0.1:8686` | Vector's `[api]`, with Vector's defaults: serves the admin server instead of `[admin]` (set one of the two). It has no GraphQL: `api.graphql` and `api.playground` set to `true` are warned about. |\n\
+| `acknowledgements.enabled` | bool | | Vector's option, accepted: logbridge always acknowledges end to end (sources commit, and push receivers answer, only once every sink has the data); `false` is warned about, as it changes nothing. |\n\
+| `wildcard_matching` | `strict`, `relaxed` | `strict` | A wildcard in `inputs` that matches nothing is an error (`strict`) or a warning and ignored (`relaxed`), as in Vector. |\n\n\
+Every transform and sink takes `inputs`, a list of component names (`name`, or `name.output` for a named output such as `dropped`). An input may be a wildcard, as in Vector: `app_*`, `router.*`, `*` (globs with `*`, `?`, `[...]`, `{a,b}` over every source and transform output, the component's own left out).\n\n\
+Every sink also takes Vector's `acknowledgements.enabled` (accepted; see above) and `healthcheck.enabled` (logbridge runs no check before starting a sink: `false` is what it does, `true` is warned about; problems show on `/readyz`).\n\n\
 Every sink takes `buffer`, the queue in front of it:\n\n\
 | option | type | default | description |\n|---|---|---|---|\n\
 | `buffer.type` | `memory`, `disk` | `memory` | `disk` keeps the queue in a checksummed write-ahead log under `data_dir/<sink>/buffer`: it survives crashes and restarts, and upstream is acknowledged once a batch is fsynced there (group commit every 100 ms). |\n\

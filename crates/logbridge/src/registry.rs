@@ -13,6 +13,8 @@ pub(crate) static COMPONENTS: Registry = Registry {
     transforms: TRANSFORMS,
     sinks: SINKS,
     left_out: LEFT_OUT,
+    vector_components: crate::vector::COMPONENTS,
+    vector_options: crate::vector::OPTIONS,
 };
 
 /// The types this build leaves out, so that a config naming one is told
@@ -97,6 +99,8 @@ static LEFT_OUT: &[LeftOut] = &[
 
 static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
     ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo"),
+    // Vector's name for the same source.
+    ComponentType::source::<logbridge_sources::demo::DemoConfig>("demo_logs"),
     ComponentType::source::<logbridge_sources::file::FileConfig>("file"),
     #[cfg(feature = "http")]
     ComponentType::source::<logbridge_sources::http::HttpSourceConfig>("http"),

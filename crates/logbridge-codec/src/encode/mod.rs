@@ -34,20 +34,28 @@
 //!   OpenTelemetry's model is left out, so a line can be sent back to any
 //!   OTLP/HTTP receiver as it is; this is the codec for archiving OTLP data.
 //!
+//! An encoder may also carry a [`Shape`] (Vector's `only_fields`,
+//! `except_fields` and `timestamp_format`), applied to a copy of each log
+//! before it is written.
+//!
 //! [`Value::to_string_lossy`]: logbridge_event::Value::to_string_lossy
 
 mod json;
 mod logfmt;
 #[cfg(feature = "otlp")]
 mod otlp_json;
+mod shape;
 mod text;
 mod view;
 mod write;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use logbridge_event::Event;
+
+pub use shape::{Shape, TimestampFormat};
 
 /// An output format, as written in a config (`codec = "json"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
@@ -105,15 +113,25 @@ impl FromStr for Codec {
     }
 }
 
-/// Writes events in one [`Codec`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Writes events in one [`Codec`], logs shaped by a [`Shape`] if one is
+/// set.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Encoder {
     codec: Codec,
+    /// `None` when it would change nothing, so the usual path copies
+    /// nothing.
+    shape: Option<Arc<Shape>>,
 }
 
 impl Encoder {
     pub fn new(codec: Codec) -> Self {
-        Encoder { codec }
+        Encoder { codec, shape: None }
+    }
+
+    /// The same codec, writing logs as `shape` says.
+    pub fn with_shape(mut self, shape: Shape) -> Self {
+        self.shape = (!shape.is_identity()).then(|| Arc::new(shape));
+        self
     }
 
     pub fn codec(&self) -> Codec {
@@ -122,6 +140,14 @@ impl Encoder {
 
     /// Appends one event and a trailing `\n` to `out`.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) {
+        match (&self.shape, event) {
+            (Some(shape), Event::Log(log)) => self.write(&Event::Log(shape.apply(log)), out),
+            _ => self.write(event, out),
+        }
+        out.push(b'\n');
+    }
+
+    fn write(&self, event: &Event, out: &mut Vec<u8>) {
         match self.codec {
             Codec::Json => json::encode(event, out),
             Codec::Logfmt => logfmt::encode(event, out),
@@ -129,7 +155,6 @@ impl Encoder {
             #[cfg(feature = "otlp")]
             Codec::OtlpJson => otlp_json::encode(event, out),
         }
-        out.push(b'\n');
     }
 }
 

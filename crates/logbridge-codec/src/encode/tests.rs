@@ -330,6 +330,93 @@ fn text_writes_string_bodies_byte_for_byte() {
     assert_eq!(out, b"a\xffb\n");
 }
 
+/// An encoder from an `encoding` table, as a sink builds it.
+fn configured(encoding: serde_json::Value) -> Result<Encoder, crate::encoding::EncodingError> {
+    serde_json::from_value::<crate::encoding::EncodingConfig>(encoding)
+        .unwrap()
+        .encoder()
+}
+
+fn line(encoder: &Encoder, event: &Event) -> String {
+    let mut out = Vec::new();
+    encoder.encode(event, &mut out);
+    String::from_utf8(out).unwrap().trim_end().to_owned()
+}
+
+#[test]
+fn only_and_except_fields_and_timestamp_formats() {
+    let log = access_log();
+    let cases: &[(serde_json::Value, &str)] = &[
+        (
+            serde_json::json!({"codec": "json", "only_fields": ["status", "http.method", "timestamp"]}),
+            r#"{"http":{"method":"GET"},"status":200,"timestamp":"2023-11-14T22:13:20.123Z"}"#,
+        ),
+        (
+            serde_json::json!({"codec": "json", "except_fields": ["http", "tags", "user", "timestamp", "message"]}),
+            r#"{"cached":false,"duration_ms":12.5,"status":200}"#,
+        ),
+        (
+            serde_json::json!({"codec": "json", "only_fields": ["status", "timestamp"], "timestamp_format": "unix"}),
+            r#"{"status":200,"timestamp":1700000000}"#,
+        ),
+        (
+            serde_json::json!({"codec": "json", "only_fields": ["timestamp"], "timestamp_format": "unix_ms"}),
+            r#"{"timestamp":1700000000123}"#,
+        ),
+        (
+            serde_json::json!({"codec": "logfmt", "only_fields": ["timestamp"], "timestamp_format": "unix_float"}),
+            "timestamp=1700000000.123",
+        ),
+        (
+            serde_json::json!({"codec": "raw_message", "except_fields": ["status"]}),
+            "GET /api done",
+        ),
+        (
+            serde_json::json!({"codec": "ndjson", "only_fields": ["message"]}),
+            r#"{"message":"GET /api done"}"#,
+        ),
+    ];
+    for (encoding, expected) in cases {
+        let encoder = configured(encoding.clone()).unwrap();
+        assert_eq!(line(&encoder, &log), *expected, "{encoding}");
+    }
+    // The event itself is not changed, and metrics are written whole.
+    let encoder = configured(serde_json::json!({"codec": "json", "only_fields": ["x"]})).unwrap();
+    assert_eq!(line(&encoder, &log), "{}");
+    assert_eq!(
+        line(&encoder, &counter()),
+        line(&Encoder::new(Codec::Json), &counter())
+    );
+    assert!(line(&Encoder::new(Codec::Json), &log).contains("\"status\":200"));
+}
+
+#[test]
+fn times_inside_fields_follow_the_timestamp_format() {
+    let log = LogRecord {
+        attributes: obj(&[("seen", Value::Array(vec![Value::Timestamp(-1_500_000_000)]))]),
+        ..LogRecord::default()
+    };
+    let encoder =
+        configured(serde_json::json!({"codec": "json", "timestamp_format": "unix"})).unwrap();
+    // Seconds are floored, as chrono counts them.
+    assert_eq!(line(&encoder, &Event::Log(log)), r#"{"seen":[-2]}"#);
+}
+
+#[test]
+fn encodings_logbridge_cannot_write_are_refused() {
+    let err = configured(serde_json::json!({"codec": "csv"})).unwrap_err();
+    assert_eq!(err.option, "encoding.codec");
+    assert!(err.message.contains("no `csv` codec"), "{err:?}");
+    let err = configured(
+        serde_json::json!({"codec": "json", "only_fields": ["a"], "except_fields": ["a"]}),
+    )
+    .unwrap_err();
+    assert_eq!(err.option, "encoding.except_fields");
+    let err =
+        configured(serde_json::json!({"codec": "json", "except_fields": ["a["]})).unwrap_err();
+    assert!(err.message.contains("not a field path"), "{err:?}");
+}
+
 #[test]
 fn codec_names() {
     for codec in [

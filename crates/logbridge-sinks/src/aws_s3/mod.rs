@@ -234,7 +234,9 @@ impl S3SinkConfig {
                 "`encoding.parquet` applies to `codec = \"parquet\"` only",
             ));
         }
-        let encoder = EncodingConfig { codec: line_codec }.encoder();
+        let encoder = EncodingConfig::from(line_codec)
+            .encoder()
+            .map_err(crate::encoding_error)?;
         Ok((
             ObjectFormat::Lines(encoder),
             self.compression.unwrap_or(Compression::Gzip),

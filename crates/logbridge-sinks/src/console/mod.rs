@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use logbridge_codec::encoding::EncodingConfig;
 
+use crate::encoding_error;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
@@ -32,7 +34,7 @@ pub struct ConsoleConfig {
 impl SinkConfig for ConsoleConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         Ok(Box::new(Console {
-            encoder: self.encoding.encoder(),
+            encoder: self.encoding.encoder().map_err(encoding_error)?,
             target: self.target,
         }))
     }

@@ -23,6 +23,8 @@ use serde::Deserialize;
 use tracing::error;
 
 use logbridge_codec::encoding::EncodingConfig;
+
+use crate::encoding_error;
 use logbridge_codec::template::Template;
 
 use output::OutputFile;
@@ -70,7 +72,7 @@ impl SinkConfig for FileSinkConfig {
         let path = Template::parse(&self.path).map_err(|e| BuildError::new("path", e.0))?;
         Ok(Box::new(FileSink {
             path,
-            encoder: self.encoding.encoder(),
+            encoder: self.encoding.encoder().map_err(encoding_error)?,
             compression: self.compression,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             files: HashMap::new(),

@@ -17,6 +17,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use logbridge_codec::encoding::EncodingConfig;
+
+use crate::encoding_error;
 use logbridge_codec::template::Template;
 use logbridge_component::telemetry::ComponentMetrics;
 use logbridge_component::{
@@ -218,7 +220,7 @@ impl SinkConfig for KafkaSinkConfig {
             bootstrap: self.bootstrap_servers.clone(),
             topic,
             key_field,
-            encoder: self.encoding.encoder(),
+            encoder: self.encoding.encoder().map_err(encoding_error)?,
         }))
     }
 
