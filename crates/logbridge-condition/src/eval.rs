@@ -126,6 +126,30 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// See [`crate::Condition::agrees_with_vrl`].
+    pub(crate) fn agrees_with_vrl(&self) -> bool {
+        use logbridge_event::PathRoot;
+        let field = |e: &Expr| matches!(e, Expr::Path(p) if p.root == PathRoot::Event);
+        let literal = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Literal(Value::Bool(_) | Value::Integer(_) | Value::Bytes(_))
+            )
+        };
+        match self {
+            Expr::Literal(Value::Bool(_)) => true,
+            Expr::Exists(p) => p.root == PathRoot::Event,
+            Expr::Not(inner) => inner.agrees_with_vrl(),
+            Expr::And(all) | Expr::Or(all) => all.iter().all(Expr::agrees_with_vrl),
+            Expr::Compare(c) => {
+                let (op, a, b) = &**c;
+                matches!(op, CmpOp::Eq | CmpOp::Ne)
+                    && ((field(a) && literal(b)) || (literal(a) && field(b)))
+            }
+            _ => false,
+        }
+    }
+
     /// The condition's answer for `event`. A path or literal is true only
     /// when its value is the boolean `true`.
     pub(crate) fn truthy(&self, event: &Event) -> bool {

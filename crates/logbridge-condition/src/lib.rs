@@ -174,6 +174,17 @@ impl Condition {
         self.expr.truthy(event)
     }
 
+    /// Whether the condition is also a VRL program that VRL evaluates
+    /// exactly as [`Condition::check`] does on logs: `==` and `!=` between
+    /// a field of `.` and a boolean, integer or string literal, `exists`
+    /// of a field of `.`, and `!`, `&&`, `||` over those. (VRL sees a NaN
+    /// as `null`, so comparisons of two fields, and with `null` or float
+    /// literals, are left out; ordering comparisons and the string
+    /// functions are fallible in VRL on fields of unknown type.)
+    pub fn agrees_with_vrl(&self) -> bool {
+        self.expr.agrees_with_vrl()
+    }
+
     /// The text the condition was compiled from.
     pub fn source(&self) -> &str {
         &self.source

@@ -17,9 +17,9 @@ use crate::positions::Positions;
 use crate::redact;
 use crate::registry::{self, ParseError, Registry};
 use crate::suggest;
-use logbridge_component::enrichment::EnrichmentTableConfig;
 use crate::vector::{self, AckScope, Note, WildcardMatching};
 use crate::wildcard;
+use logbridge_component::enrichment::EnrichmentTableConfig;
 
 /// Loads and merges config files, interpolating from the process
 /// environment; components are looked up in `registry`.

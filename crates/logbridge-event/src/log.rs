@@ -169,6 +169,8 @@ impl LogRecord {
     /// The field at `segments` (relative to `.`); `None` for the root.
     pub fn get_field(&self, segments: &[Segment]) -> Option<&Value> {
         match segments.split_first() {
+            // A null body is no body: `.message` is absent, as in `.`.
+            Some((Segment::Field(f), [])) if f == MESSAGE && self.body.is_null() => None,
             Some((Segment::Field(f), rest)) if f == MESSAGE => self.body.get_path(rest),
             Some((Segment::Field(f), rest)) => self.attributes.get(f.as_str())?.get_path(rest),
             _ => None,

@@ -19,6 +19,8 @@ pub mod metric_to_log;
 pub mod modify;
 pub mod parse;
 pub mod reduce;
+#[cfg(feature = "vrl")]
+pub mod remap;
 mod retain;
 pub mod route;
 #[cfg(feature = "rules")]

@@ -17,6 +17,7 @@ pub(crate) fn cx(component_type: &str) -> BuildContext {
         data_dir: std::env::temp_dir(),
         metrics,
         registry,
+        enrichment_tables: Default::default(),
     }
 }
 

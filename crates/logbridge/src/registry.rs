@@ -20,6 +20,11 @@ pub(crate) static COMPONENTS: Registry = Registry {
 /// The types this build leaves out, so that a config naming one is told
 /// which feature builds it in.
 static LEFT_OUT: &[LeftOut] = &[
+    #[cfg(not(feature = "vrl"))]
+    LeftOut {
+        name: "remap",
+        feature: "vrl",
+    },
     #[cfg(not(feature = "kafka"))]
     LeftOut {
         name: "kafka",
@@ -134,8 +139,8 @@ static SOURCES: &[ComponentType<dyn SourceConfig>] = &[
 ];
 
 static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
-    ComponentType::transform::<logbridge_transforms::dedupe::DedupeConfig>("dedupe"),
     ComponentType::transform::<logbridge_transforms::aggregate::AggregateConfig>("aggregate"),
+    ComponentType::transform::<logbridge_transforms::dedupe::DedupeConfig>("dedupe"),
     ComponentType::transform::<logbridge_transforms::filter::FilterConfig>("filter"),
     ComponentType::transform::<logbridge_transforms::log_to_metric::LogToMetricConfig>(
         "log_to_metric",
@@ -146,6 +151,8 @@ static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     ComponentType::transform::<logbridge_transforms::modify::ModifyConfig>("modify"),
     ComponentType::transform::<logbridge_transforms::parse::ParseConfig>("parse"),
     ComponentType::transform::<logbridge_transforms::reduce::ReduceConfig>("reduce"),
+    #[cfg(feature = "vrl")]
+    ComponentType::transform::<logbridge_transforms::remap::RemapConfig>("remap"),
     ComponentType::transform::<logbridge_transforms::route::RouteConfig>("route"),
     #[cfg(feature = "rules")]
     ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),

@@ -20,6 +20,7 @@ fn build(config: serde_json::Value) -> (Box<dyn Transform>, Arc<Registry>) {
         data_dir: "/tmp".into(),
         metrics: registry.register("agg", ComponentKind::Transform, "aggregate"),
         registry: registry.clone(),
+        enrichment_tables: Default::default(),
     };
     (cfg.build(&cx).unwrap(), registry)
 }
