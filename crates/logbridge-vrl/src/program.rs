@@ -159,7 +159,7 @@ impl Program {
         event: Event,
         runtime: &mut ProgramRuntime,
         out: &mut Vec<Event>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Box<Failure>> {
         // The event is kept only when the program can fail, so that a
         // failure can hand it on as it came.
         let original = self.can_fail.then(|| event.clone());
@@ -168,10 +168,12 @@ impl Program {
             .runtime
             .resolve(&mut target.target, &self.program, &self.timezone);
         runtime.runtime.clear();
-        let failure = |reason, message: String, original: Option<Event>| Failure {
-            reason,
-            message,
-            event: original.unwrap_or_else(|| Event::Log(Default::default())),
+        let failure = |reason, message: String, original: Option<Event>| {
+            Box::new(Failure {
+                reason,
+                message,
+                event: original.unwrap_or_else(|| Event::Log(Default::default())),
+            })
         };
         match result {
             Ok(_) => target
@@ -182,6 +184,25 @@ impl Program {
             }
             Err(e) => Err(failure(FailureReason::Error, e.to_string(), original)),
         }
+    }
+
+    /// Runs the program over an empty event and returns what it left in
+    /// `.` and `%`: how Vector's config tests build an input from a
+    /// program.
+    pub fn build_values(&self) -> Result<(logbridge_event::Value, logbridge_event::Value), String> {
+        let mut target = vrl::compiler::TargetValue {
+            value: VrlValue::Object(Default::default()),
+            metadata: VrlValue::Object(Default::default()),
+            secrets: Default::default(),
+        };
+        let mut runtime = Runtime::new(RuntimeState::default());
+        runtime
+            .resolve(&mut target, &self.program, &self.timezone)
+            .map_err(|e| e.to_string())?;
+        Ok((
+            crate::value::convert_out(target.value),
+            crate::value::convert_out(target.metadata),
+        ))
     }
 
     /// Evaluates the program as a condition over a copy of `event`: true

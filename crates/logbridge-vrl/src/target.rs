@@ -59,25 +59,19 @@ enum Shell {
 /// `metadata`: how Vector's config tests build events from a program.
 pub fn log_from_values(root: Value, metadata: Value) -> LogRecord {
     let mut log = LogRecord::default();
-    match root {
-        Value::Object(fields) => {
-            log.body = Value::Null;
-            log.attributes = fields;
-            if let Some(body) = log.attributes.remove("message") {
-                log.body = body;
-            }
-        }
-        other => {
-            log.body = other;
-            log.metadata
-                .insert(KeyString::const_new(ROOT_IS_BODY), Value::Bool(true));
-        }
-    }
     if let Err(e) = set_log_metadata(&mut log, metadata) {
         // Only reachable with metadata that names a reserved field with a
         // value of the wrong type; config tests report it as it is.
         log.metadata
             .insert(KeyString::const_new("error"), Value::from(e));
+    }
+    match root {
+        Value::Object(fields) => set_log_root(&mut log, Value::Object(fields)),
+        other => {
+            log.body = other;
+            log.metadata
+                .insert(KeyString::const_new(ROOT_IS_BODY), Value::Bool(true));
+        }
     }
     log
 }
@@ -90,12 +84,15 @@ impl EventTarget {
         let mut metadata_nans = NanSlots::default();
         let (value, metadata, shell) = match event {
             Event::Log(mut log) => {
+                // Before the metadata is taken apart: the marker is not
+                // metadata a program sees.
+                let root_is_body = log.metadata.remove(ROOT_IS_BODY).is_some();
                 let metadata = if expose_metadata {
                     to_vrl(log_metadata(&mut log), &mut metadata_nans)
                 } else {
                     empty_object()
                 };
-                let root = if log.metadata.remove(ROOT_IS_BODY).is_some() {
+                let root = if root_is_body {
                     mem::take(&mut log.body)
                 } else {
                     let mut fields = mem::take(&mut log.attributes);

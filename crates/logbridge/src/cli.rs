@@ -32,16 +32,29 @@ pub enum Command {
     /// Look at a sink's disk buffer.
     #[command(subcommand)]
     Buffer(BufferCommand),
-    /// Run test files of the rules engine.
-    #[cfg(feature = "rules")]
+    /// Run test files: rules engine tests, and config unit tests.
+    #[cfg(any(feature = "rules", feature = "vrl"))]
     #[command(subcommand)]
     Test(TestCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TestCommand {
+    /// Run the unit tests of config files in Vector's format (`tests` with
+    /// `inputs`, `outputs` and VRL `conditions`) and print the tests
+    /// passed, failed and skipped per file, then in total.
+    #[cfg(feature = "vrl")]
+    Config {
+        /// The config files (TOML, YAML or JSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list the skipped tests and why.
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Run PromQL test files in Prometheus' `promqltest` format and print
     /// the cases passed, failed and skipped per file, then in total.
+    #[cfg(feature = "rules")]
     Promql {
         /// The `.test` files.
         #[arg(required = true)]
@@ -52,6 +65,7 @@ pub enum TestCommand {
     },
     /// Run rule unit tests in the `promtool test rules` format and print the
     /// cases passed, failed and skipped per file, then in total.
+    #[cfg(feature = "rules")]
     Rules {
         /// The test files (YAML); their `rule_files` are relative to them.
         #[arg(required = true)]

@@ -2,6 +2,8 @@
 //! Glue only: the work happens in the library crates.
 
 mod cli;
+#[cfg(feature = "vrl")]
+mod config_tests;
 mod reference;
 mod registry;
 mod seed;
@@ -19,7 +21,7 @@ use logbridge_config::{Config, ConfigErrors};
 use logbridge_topology::{Health, Topology};
 use tracing::{error, info};
 
-#[cfg(feature = "rules")]
+#[cfg(any(feature = "rules", feature = "vrl"))]
 use crate::cli::TestCommand;
 use crate::cli::{BufferCommand, Cli, Command, RunArgs};
 use crate::registry::COMPONENTS;
@@ -46,6 +48,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Buffer(BufferCommand::Inspect { dir })) => inspect_buffer(&dir),
+        #[cfg(feature = "vrl")]
+        Some(Command::Test(TestCommand::Config { files, verbose })) => {
+            config_tests::run(&files, verbose)
+        }
         #[cfg(feature = "rules")]
         Some(Command::Test(TestCommand::Promql { files, verbose })) => {
             test_files::promql(&files, verbose)

@@ -133,7 +133,10 @@ fn condition_that_does_not_parse() {
         &format!(
             "{SOURCE}[transforms.f]\ntype = \"filter\"\ninputs = [\"app\"]\ncondition = '.status >= '\n"
         ),
-        &["bad.toml:6:", "invalid condition"],
+        &[
+            "bad.toml:6:",
+            "the VRL program does not compile: syntax error",
+        ],
     );
 }
 
@@ -170,7 +173,7 @@ fn regression_every_problem_of_one_component_is_reported() {
     assert_eq!(code, 78);
     for expected in [
         "many.toml:5:",
-        "invalid condition",
+        "the VRL program does not compile",
         "input `ap` does not exist",
         "unknown option `colour`",
         "unknown option `shape`",

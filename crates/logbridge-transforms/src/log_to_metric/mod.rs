@@ -25,7 +25,9 @@ use logbridge_component::{
     BuildContext, BuildError, DROPPED_OUTPUT, OutputDef, Transform, TransformConfig,
     TransformOutputs, now_nanos,
 };
-use logbridge_event::{DataKind, Event, EventBatch, KeyString, Path, Temporality};
+use logbridge_event::{
+    DataKind, Event, EventBatch, KeyString, LogRecord, Metric, ObjectMap, Path, Temporality,
+};
 use serde::Deserialize;
 use tracing::warn;
 
@@ -360,6 +362,24 @@ impl Transform for LogToMetric {
         }
         out.push(EventBatch::new(metrics).with_finalizers(finalizers));
     }
+}
+
+/// A metric in the shape Vector writes metrics as data (`name`, `kind`,
+/// `tags`, `counter.value`, `aggregated_histogram`, ...: what
+/// `metric_to_log` writes and Vector's config tests give) read as metrics:
+/// one, or for a `set` a gauge of its distinct values. `now` stands for a
+/// missing timestamp.
+pub fn read_vector_metric(fields: ObjectMap, now: i64) -> Result<Vec<Metric>, String> {
+    let log = LogRecord {
+        attributes: fields,
+        ..LogRecord::default()
+    };
+    let mut derived = Derived::default();
+    shaped::read(&log, now, &mut derived).map_err(|f| f.message)?;
+    let mut sets = Sets::default();
+    sets.extend(derived.sets);
+    derived.metrics.extend(sets.into_metrics());
+    Ok(derived.metrics)
 }
 
 #[cfg(test)]

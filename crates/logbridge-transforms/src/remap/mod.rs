@@ -192,7 +192,7 @@ impl Transform for Remap {
                 reason,
                 message,
                 mut event,
-            } = failure;
+            } = *failure;
             let drop = match reason {
                 logbridge_vrl::FailureReason::Error => {
                     self.metrics.add_error();

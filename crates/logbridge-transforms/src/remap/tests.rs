@@ -1,3 +1,6 @@
+//! Unit tests of the `remap` transform: options, failures, metadata and the
+//! metric view.
+
 use super::*;
 use bytes::Bytes;
 use logbridge_component::telemetry::ComponentKind;
