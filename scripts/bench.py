@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "logbridge")
+BIN = os.environ.get("LOGBRIDGE_BENCH_BIN") or os.path.join(ROOT, "target", "release", "logbridge")
 LOAD = os.path.join(ROOT, "target", "release", "examples", "otlp_load")
 
 
@@ -168,8 +168,20 @@ action(type="omfile" file="{out}" template="raw")
     return run("rsyslog", ["rsyslogd", "-n", "-f", cfg, "-i", os.path.join(work, "rs.pid")], lambda: count_lines(out), n)
 
 
+VECTOR_BUNDLED = os.path.join(ROOT, "..", "shared", "peers", "vector", "vector")
+
+
+def find_vector():
+    """Vector from PATH, else the build beside the checkout; says which."""
+    found = shutil.which("vector")
+    if not found and os.access(VECTOR_BUNDLED, os.X_OK):
+        found = os.path.abspath(VECTOR_BUNDLED)
+    print(f"vector: {found}" if found else "vector: not found (on PATH or ../shared/peers/vector), left out", file=sys.stderr)
+    return found
+
+
 def bench_vector(work, src, expected):
-    vector = shutil.which("vector")
+    vector = find_vector()
     if not vector:
         return None
     out = os.path.join(work, "vec-out.log")
@@ -236,7 +248,7 @@ compression = "none"
         return [BIN, "run", "-c", cfg, "--no-admin"]
 
     results["logbridge"] = otlp_run("logbridge", logbridge_cmd, spans, port, env=dict(os.environ, LOGBRIDGE_LOG="warn"))
-    vector = shutil.which("vector")
+    vector = find_vector()
     if vector:
         vport = free_port()
 
@@ -270,20 +282,179 @@ protocol.encoding.codec = "otlp"
     print(json.dumps({f"otlp {k}": {"spans_per_sec": round(v[0]), "peak_rss_kib": v[1]} for k, v in results.items()}))
 
 
+# The transform pipelines: the same config runs in logbridge and Vector.
+# Three field edits that `modify` can express too (set, remove, rename), so
+# that a remap program can be priced against parse + modify.
+REMAP_EDITS = """. = parse_json!(.message)
+.env = "prod"
+del(.request_id)
+.latency_ms = del(.duration_ms)"""
+
+
+def remap_section(id_, inputs, program):
+    return f"""[transforms.{id_}]
+type = "remap"
+inputs = ["{inputs}"]
+source = \'\'\'
+{program}
+\'\'\'
+"""
+
+
+FILTER = """[transforms.kept]
+type = "filter"
+inputs = ["{inputs}"]
+condition = '.level != "debug"'
+"""
+
+
+def transform_pipelines():
+    """name -> (middle config from source `in` to the component `last`, logbridge only?)."""
+    return {
+        "remap": (remap_section("parsed", "in", REMAP_EDITS) + FILTER.format(inputs="parsed"), False),
+        "parse + modify": (
+            """[transforms.json]
+type = "parse"
+inputs = ["in"]
+format = "json"
+[transforms.parsed]
+type = "modify"
+inputs = ["json"]
+rename = { ".duration_ms" = ".latency_ms" }
+set = { ".env" = "prod" }
+remove = [".request_id"]
+"""
+            + FILTER.format(inputs="parsed"),
+            True,
+        ),
+        "sample": (
+            remap_section("parsed", "in", REMAP_EDITS)
+            + '[transforms.sampled]\ntype = "sample"\ninputs = ["parsed"]\nrate = 2\n'
+            + FILTER.format(inputs="sampled"),
+            False,
+        ),
+        "dedupe": (
+            remap_section("parsed", "in", ". = parse_json!(.message)")
+            + '[transforms.deduped]\ntype = "dedupe"\ninputs = ["parsed"]\nfields.match = ["request_id"]\n'
+            + FILTER.format(inputs="deduped"),
+            False,
+        ),
+        "log_to_metric": (
+            remap_section("parsed", "in", REMAP_EDITS)
+            + FILTER.format(inputs="parsed")
+            + """[transforms.counted]
+type = "log_to_metric"
+inputs = ["kept"]
+[[transforms.counted.metrics]]
+type = "counter"
+field = "status"
+name = "requests_total"
+tags.service = "{{ service }}"
+tags.status = "{{ status }}"
+""",
+            False,
+        ),
+    }
+
+
+def expected_counts(src):
+    """Lines out of each transform pipeline, worked out from the input."""
+    from collections import OrderedDict
+
+    passing = sampled = deduped = 0
+    seen = OrderedDict()
+    with open(src) as f:
+        for i, line in enumerate(f):
+            rec = json.loads(line)
+            keep = rec["level"] != "debug"
+            passing += keep
+            # `sample` with `rate = 2` keeps the 1st, 3rd, ... event it sees.
+            sampled += keep and i % 2 == 0
+            # `dedupe` remembers the last 5000 request ids.
+            rid = rec["request_id"]
+            if rid in seen:
+                seen.move_to_end(rid)
+            else:
+                deduped += keep
+                seen[rid] = True
+                if len(seen) > 5000:
+                    seen.popitem(last=False)
+    return {"remap": passing, "parse + modify": passing, "sample": sampled, "dedupe": deduped, "log_to_metric": passing}
+
+
+def bench_transforms(work, src, n):
+    expected = expected_counts(src)
+    vector = find_vector()
+    rows = []
+    for name, (middle, only_logbridge) in transform_pipelines().items():
+        last = "counted" if name == "log_to_metric" else "kept"
+        def config(product, out):
+            return f"""data_dir = "{work}/{product}-{name.replace(' ', '_').replace('+', '')}-state"
+[sources.in]
+type = "file"
+include = ["{src}"]
+read_from = "beginning"
+{middle}
+[sinks.out]
+type = "file"
+inputs = ["{last}"]
+path = "{out}"
+encoding.codec = "json"
+"""
+        results = {}
+        for product in ["logbridge", "vector"]:
+            if product == "vector" and (only_logbridge or not vector):
+                continue
+            out = os.path.join(work, f"{product}-{len(rows)}.log")
+            cfg = os.path.join(work, f"{product}-{len(rows)}.toml")
+            text = config(product, out)
+            os.makedirs(text.split('"')[1], exist_ok=True)
+            with open(cfg, "w") as f:
+                f.write(text)
+            if product == "logbridge":
+                port = free_port()
+                secs, rss = run(
+                    f"logbridge {name}",
+                    [BIN, "run", "-c", cfg, "--admin-address", f"127.0.0.1:{port}"],
+                    lambda: metric(port, "out"),
+                    expected[name],
+                    env=dict(os.environ, LOGBRIDGE_LOG="warn"),
+                )
+            else:
+                secs, rss = run(f"vector {name}", [vector, "--config", cfg, "--quiet"], lambda: count_lines(out), expected[name])
+            results[product] = (n / secs, rss)
+        rows.append((name, results))
+    print(f"{'transform pipeline':<20}{'product':<12}{'events/s':>14}{'peak RSS MiB':>14}")
+    for name, results in rows:
+        for product, (eps, rss) in results.items():
+            print(f"{name:<20}{product:<12}{eps:>14,.0f}{rss / 1024:>14.1f}")
+    for name, results in rows:
+        if "vector" in results:
+            lb, vec = results["logbridge"], results["vector"]
+            print(f"{name}: logbridge / vector: {lb[0] / vec[0]:.2f}x events/s, {lb[1] / max(vec[1], 1):.2f}x peak RSS")
+    by_name = dict(rows)
+    remap, plain = by_name["remap"]["logbridge"], by_name["parse + modify"]["logbridge"]
+    print(f"remap costs {plain[0] / remap[0]:.2f}x parse + modify (time per event)")
+    print(json.dumps({f"{name} {product}": {"events_per_sec": round(v[0]), "peak_rss_kib": v[1]} for name, r in rows for product, v in r.items()}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--spans", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["file", "otlp"])
+    ap.add_argument("--only", choices=["file", "otlp", "transforms"])
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="logbridge-bench-")
     try:
-        if args.only != "file":
+        if args.only in (None, "otlp"):
             bench_otlp(work, args.spans)
         if args.only == "otlp":
             return
         src = os.path.join(work, "input.log")
         expected = generate(src, args.lines)
+        if args.only == "transforms":
+            bench_transforms(work, src, args.lines)
+            return
         size = os.path.getsize(src)
         print(f"input: {args.lines} lines, {size / args.lines:.0f} bytes/line, {expected} pass the filter; {os.cpu_count()} cores")
         results = {}
@@ -303,6 +474,8 @@ def main():
             if name != "logbridge":
                 print(f"logbridge / {name}: {lb[0] / eps:.2f}x events/s, {lb[1] / max(rss, 1):.2f}x peak RSS")
         print(json.dumps({k: {"events_per_sec": round(v[0]), "peak_rss_kib": v[1]} for k, v in results.items()}))
+        if args.only is None:
+            bench_transforms(work, src, args.lines)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
