@@ -479,6 +479,12 @@ pub(crate) static OPTIONS: &[VectorOption] = &[
         "logbridge reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_PROFILE with ~/.aws/credentials, as the AWS CLI does",
     ),
     o("aws_s3", "force_path_style", "not supported by logbridge"),
+    // remap
+    o(
+        "remap",
+        "files",
+        "logbridge runs one program per remap: put it in `source` or `file`, or chain remaps",
+    ),
     // route
     o(
         "route",
