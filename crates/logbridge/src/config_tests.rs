@@ -84,8 +84,10 @@ enum Outcome {
 /// A config's transforms and tests.
 struct Suite {
     transforms: BTreeMap<String, Node>,
-    /// Transforms logbridge cannot build, with why.
+    /// Transforms of types logbridge lacks, with why.
     missing: BTreeMap<String, String>,
+    /// Transforms whose options or build failed, with the error.
+    broken: BTreeMap<String, String>,
     /// The inputs of every declared transform, built or not.
     inputs: BTreeMap<String, Vec<String>>,
     tables: Arc<BTreeMap<String, EnrichmentTableConfig>>,
@@ -121,6 +123,7 @@ impl Suite {
         };
         let mut transforms = BTreeMap::new();
         let mut missing = BTreeMap::new();
+        let mut broken = BTreeMap::new();
         let mut all_inputs = BTreeMap::new();
         let declared = doc
             .get("transforms")
@@ -156,20 +159,33 @@ impl Suite {
                 missing.insert(id, reason);
                 continue;
             };
-            let config = (component.parse)(Json::Object(options))
-                .map_err(|e| format!("transform `{id}`: {e}"))?;
-            transforms.insert(id, Node { config, inputs });
+            match (component.parse)(Json::Object(options)) {
+                Ok(config) => {
+                    transforms.insert(id, Node { config, inputs });
+                }
+                Err(e) => {
+                    broken.insert(id, e.to_string());
+                }
+            }
         }
-        let suite = Suite {
+        let tables = Arc::new(tables);
+        // Build each once up front: one that does not build fails the
+        // tests that use it, not the whole file.
+        transforms.retain(|id, node| match build_one(id, node, &tables) {
+            Ok(_) => true,
+            Err(e) => {
+                broken.insert(id.clone(), e);
+                false
+            }
+        });
+        Ok(Suite {
             transforms,
             missing,
+            broken,
             inputs: all_inputs,
-            tables: Arc::new(tables),
+            tables,
             tests,
-        };
-        // Build once up front, so a bad option is an error for the file.
-        suite.build()?;
-        Ok(suite)
+        })
     }
 
     /// Fresh instances of every transform, with their output names.
@@ -229,11 +245,12 @@ impl Suite {
         order
     }
 
-    /// Why a test must be skipped: it names, or its events reach, a
-    /// transform logbridge lacks.
-    fn skip_reason(&self, test: &Json) -> Option<String> {
+    /// A test that cannot run: skipped when it names, or its events
+    /// reach, a transform logbridge lacks; failed when one of those does
+    /// not build.
+    fn blocked(&self, test: &Json) -> Option<Outcome> {
         let mut named: Vec<String> = Vec::new();
-        for input in list(test, "inputs") {
+        for input in inputs(test) {
             if let Some(at) = input.get("insert_at").and_then(Json::as_str) {
                 named.push(at.to_owned());
             }
@@ -248,7 +265,10 @@ impl Suite {
         while let Some(target) = queue.pop_front() {
             let id = target.split('.').next().unwrap_or(&target).to_owned();
             if let Some(reason) = self.missing.get(&id) {
-                return Some(format!("`{id}`: {reason}"));
+                return Some(Outcome::Skipped(format!("`{id}`: {reason}")));
+            }
+            if let Some(error) = self.broken.get(&id) {
+                return Some(Outcome::Failed(error.clone()));
             }
             if seen.contains(&id) {
                 continue;
@@ -275,8 +295,8 @@ impl Suite {
     }
 
     fn run(&self, test: &Json) -> Outcome {
-        if let Some(reason) = self.skip_reason(test) {
-            return Outcome::Skipped(reason);
+        if let Some(outcome) = self.blocked(test) {
+            return outcome;
         }
         match self.run_checked(test) {
             Ok(()) => Outcome::Passed,
@@ -287,7 +307,7 @@ impl Suite {
     fn run_checked(&self, test: &Json) -> Result<(), String> {
         let mut running = self.build()?;
         let mut emitted: HashMap<String, Vec<Event>> = HashMap::new();
-        for input in list(test, "inputs") {
+        for input in inputs(test) {
             let at = input
                 .get("insert_at")
                 .and_then(Json::as_str)
@@ -380,6 +400,26 @@ impl Suite {
     }
 }
 
+fn build_one(
+    id: &str,
+    node: &Node,
+    tables: &Arc<BTreeMap<String, EnrichmentTableConfig>>,
+) -> Result<Running, String> {
+    let cx = BuildContext::detached(id, ComponentKind::Transform, std::env::temp_dir())
+        .with_enrichment_tables(tables.clone());
+    let transform = node.config.build(&cx).map_err(|e| match e.hint {
+        Some(hint) => format!("transform `{id}`: {}\n{hint}", e.message),
+        None => format!("transform `{id}`: {}", e.message),
+    })?;
+    let outputs = node
+        .config
+        .outputs(DataKind::ALL)
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    Ok(Running { transform, outputs })
+}
+
 struct Running {
     transform: Box<dyn Transform>,
     outputs: Vec<Option<String>>,
@@ -397,6 +437,13 @@ fn list<'a>(value: &'a Json, key: &str) -> &'a [Json] {
         .and_then(Json::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+/// A test's inputs: `inputs`, or the older single `input`.
+fn inputs(test: &Json) -> Vec<&Json> {
+    let mut all: Vec<&Json> = list(test, "inputs").iter().collect();
+    all.extend(test.get("input").filter(|i| i.is_object()));
+    all
 }
 
 /// `extract_from` and `no_outputs_from` take a name or a list of names.
@@ -481,7 +528,8 @@ fn compile_condition(condition: &Json) -> Result<Program, String> {
     let source = match condition {
         Json::String(s) => s.as_str(),
         Json::Object(o) => match o.get("type").and_then(Json::as_str) {
-            Some("vrl") | None => o
+            // `remap` is what older Vector configs call a VRL condition.
+            Some("vrl" | "remap") | None => o
                 .get("source")
                 .and_then(Json::as_str)
                 .ok_or("a vrl condition needs `source`")?,

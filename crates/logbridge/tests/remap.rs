@@ -226,6 +226,11 @@ type = "remap"
 inputs = []
 source = '.tagged = true'
 
+[transforms.broken]
+type = "remap"
+inputs = []
+source = '.a = parse_json(.message)'
+
 [[tests]]
 name = "needs lua"
 [[tests.inputs]]
@@ -237,17 +242,24 @@ extract_from = "script"
 type = "vrl"
 source = "true"
 
+# Older Vector configs: one `input`, conditions of type `remap`.
 [[tests]]
 name = "tags"
-[[tests.inputs]]
+[tests.input]
 insert_at = "tag"
 type = "log"
 log_fields.message = "x"
 [[tests.outputs]]
 extract_from = "tag"
 [[tests.outputs.conditions]]
-type = "vrl"
+type = "remap"
 source = ".tagged == true"
+
+[[tests]]
+name = "uses a program that does not compile"
+[[tests.inputs]]
+insert_at = "broken"
+value = "{}"
 
 [[tests]]
 name = "expects the wrong thing"
@@ -264,7 +276,12 @@ source = 'assert_eq!(.message, "y")'
     let (ok, stdout) = test_config(&[&config]);
     println!("{stdout}");
     assert!(!ok, "a failed test fails the run");
-    assert_eq!(totals(&stdout), (1, 1, 1));
+    assert_eq!(
+        totals(&stdout),
+        (1, 2, 1),
+        "a broken transform fails only its tests"
+    );
+    assert!(stdout.contains("unhandled fallible assignment"), "{stdout}");
     assert!(
         stdout.contains("logbridge has no `lua` transform"),
         "{stdout}"
