@@ -18,10 +18,11 @@ use logbridge_component::enrichment::{EnrichmentTableConfig, FileTableFormat};
 use vrl::compiler::prelude::*;
 use vrl::value::{KeyString, Value};
 
-/// The tables of a config, loaded.
+/// The tables of a config, loaded. A table that cannot be read is kept
+/// with its error, which only programs that look it up report.
 #[derive(Debug, Default)]
 pub struct Tables {
-    tables: BTreeMap<String, Arc<Table>>,
+    tables: BTreeMap<String, Result<Arc<Table>, String>>,
 }
 
 /// One table: its columns and typed rows.
@@ -32,22 +33,25 @@ pub struct Table {
 }
 
 impl Tables {
-    /// Reads every table. An error names the table, the file and the row.
-    pub fn load(configs: &BTreeMap<String, EnrichmentTableConfig>) -> Result<Tables, String> {
-        let mut tables = BTreeMap::new();
-        for (name, config) in configs {
-            let table = Table::load(config).map_err(|e| {
-                format!(
-                    "enrichment table `{name}` ({}): {e}",
-                    config.file.path.display()
-                )
-            })?;
-            tables.insert(name.clone(), Arc::new(table));
-        }
-        Ok(Tables { tables })
+    /// Reads every table; one that cannot be read keeps its error, which
+    /// names the table, the file and the row.
+    pub fn load(configs: &BTreeMap<String, EnrichmentTableConfig>) -> Tables {
+        let tables = configs
+            .iter()
+            .map(|(name, config)| {
+                let table = Table::load(config).map(Arc::new).map_err(|e| {
+                    format!(
+                        "enrichment table `{name}` ({}): {e}",
+                        config.file.path.display()
+                    )
+                });
+                (name.clone(), table)
+            })
+            .collect();
+        Tables { tables }
     }
 
-    fn get(&self, name: &str) -> Option<&Arc<Table>> {
+    fn get(&self, name: &str) -> Option<&Result<Arc<Table>, String>> {
         self.tables.get(name)
     }
 }
@@ -293,16 +297,27 @@ impl Function for Lookup {
         arguments: ArgumentList,
     ) -> Compiled {
         let name = arguments.required_literal("table", state)?;
-        let table = name
+        let table = match name
             .as_bytes()
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(|n| self.tables.get(n))
-            .cloned()
-            .ok_or(function::Error::InvalidArgument {
-                keyword: "table",
-                value: name.clone(),
-                error: "no enrichment table has this name (declare it under [enrichment_tables])",
-            })?;
+        {
+            Some(Ok(table)) => table.clone(),
+            Some(Err(why)) => {
+                return Err(Box::new(function::Error::InvalidArgument {
+                    keyword: "table",
+                    value: Value::from(why.as_str()),
+                    error: "the enrichment table could not be read",
+                }));
+            }
+            None => {
+                return Err(Box::new(function::Error::InvalidArgument {
+                    keyword: "table",
+                    value: name.clone(),
+                    error: "no enrichment table has this name (declare it under [enrichment_tables])",
+                }));
+            }
+        };
         let condition = arguments
             .required_object("condition")?
             .into_iter()

@@ -545,33 +545,33 @@ fn compile_condition(condition: &Json) -> Result<Program, String> {
         .map_err(|e| format!("condition: {}{}", e.message, e.rendered))
 }
 
-/// Passes when one of `events` meets every condition.
+/// Passes when each condition holds for at least one of `events` (not
+/// necessarily the same one), as Vector checks an output.
 fn check_some(target: &str, events: &[Event], conditions: &[Program]) -> Result<(), String> {
     let mut runtime = ProgramRuntime::default();
-    let mut last_reason = String::new();
-    for event in events {
-        let mut all = true;
-        for condition in conditions {
-            match condition.check(event, &mut runtime) {
-                Ok(true) => {}
-                Ok(false) => {
-                    last_reason = "a condition is false".into();
-                    all = false;
-                    break;
-                }
+    let mut failed = Vec::new();
+    for (i, condition) in conditions.iter().enumerate() {
+        let mut last_reason = String::from("it is false for every event");
+        let held = events
+            .iter()
+            .any(|event| match condition.check(event, &mut runtime) {
+                Ok(true) => true,
+                Ok(false) => false,
                 Err(e) => {
                     last_reason = e;
-                    all = false;
-                    break;
+                    false
                 }
-            }
-        }
-        if all {
-            return Ok(());
+            });
+        if !held {
+            failed.push(format!("condition {i}: {last_reason}"));
         }
     }
+    if failed.is_empty() {
+        return Ok(());
+    }
     Err(format!(
-        "no event from `{target}` meets every condition ({last_reason}); got: {}",
+        "no event from `{target}` meets {}; got: {}",
+        failed.join("; "),
         events.iter().map(describe).collect::<Vec<_>>().join(", ")
     ))
 }

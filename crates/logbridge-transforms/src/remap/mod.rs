@@ -113,14 +113,10 @@ pub(crate) fn compile_error(option: &str, e: logbridge_vrl::CompileError) -> Bui
     err
 }
 
-/// The config's enrichment tables, loaded for a program.
-pub(crate) fn load_tables(cx: &BuildContext) -> Result<Option<Arc<Tables>>, BuildError> {
-    if cx.enrichment_tables.is_empty() {
-        return Ok(None);
-    }
-    Tables::load(&cx.enrichment_tables)
-        .map(|t| Some(Arc::new(t)))
-        .map_err(|e| BuildError::new("source", e))
+/// The config's enrichment tables, loaded for a program (a table that
+/// cannot be read fails only the programs that look it up).
+fn load_tables(cx: &BuildContext) -> Option<Arc<Tables>> {
+    (!cx.enrichment_tables.is_empty()).then(|| Arc::new(Tables::load(&cx.enrichment_tables)))
 }
 
 impl TransformConfig for RemapConfig {
@@ -135,7 +131,7 @@ impl TransformConfig for RemapConfig {
         let (text, option) = self.program_text()?;
         let options = CompileOptions {
             timezone: self.timezone.clone(),
-            tables: load_tables(cx)?,
+            tables: load_tables(cx),
         };
         let program = compile_program(option, &text, &options)?;
         Ok(Box::new(Remap {

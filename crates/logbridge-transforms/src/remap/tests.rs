@@ -202,3 +202,25 @@ fn a_program_that_does_not_compile_shows_vrls_diagnostic() {
     assert!(remap("").is_err());
     assert!(remap("source = '.'\ntimezone = \"Mars/Olympus\"").is_err());
 }
+
+#[test]
+fn an_unreadable_table_fails_only_the_programs_that_look_it_up() {
+    use logbridge_component::enrichment::EnrichmentTableConfig;
+    let table: EnrichmentTableConfig = toml::from_str(
+        "type = \"file\"\nfile.path = \"/nonexistent/codes.csv\"\nfile.encoding.type = \"csv\"",
+    )
+    .unwrap();
+    let cx = cx().with_enrichment_tables(std::sync::Arc::new(
+        [("codes".to_owned(), table)].into_iter().collect(),
+    ));
+    let build = |source: &str| {
+        let config: RemapConfig = toml::from_str(&format!("source = '{source}'")).unwrap();
+        config.build(&cx)
+    };
+    assert!(build(".a = 1").is_ok());
+    let Err(err) = build(r#"r = get_enrichment_table_record("codes", {"code": 1}) ?? {}"#) else {
+        panic!("compiled")
+    };
+    let hint = err.hint.unwrap_or_default();
+    assert!(hint.contains("/nonexistent/codes.csv"), "{hint}");
+}
