@@ -401,18 +401,17 @@ enum Wanted {
 /// The form values are hashed in: strings folded to lower case when
 /// matching ignores case; everything else as displayed.
 fn index_key(value: &Value, case_sensitive: bool) -> Vec<u8> {
-    match value {
-        Value::Bytes(b) if !case_sensitive => {
-            String::from_utf8_lossy(b).to_lowercase().into_bytes()
-        }
-        Value::Bytes(b) => b.to_vec(),
-        other => other.to_string().into_bytes(),
+    // Text comes as either of VRL's two string variants.
+    match value.as_bytes() {
+        Some(b) if !case_sensitive => String::from_utf8_lossy(b).to_lowercase().into_bytes(),
+        Some(b) => b.to_vec(),
+        None => value.to_string().into_bytes(),
     }
 }
 
 fn equal(cell: &Value, wanted: &Value, case_sensitive: bool) -> bool {
-    match (cell, wanted) {
-        (Value::Bytes(a), Value::Bytes(b)) if !case_sensitive => {
+    match (cell.as_bytes(), wanted.as_bytes()) {
+        (Some(a), Some(b)) if !case_sensitive => {
             String::from_utf8_lossy(a).to_lowercase() == String::from_utf8_lossy(b).to_lowercase()
         }
         _ => cell == wanted,
@@ -565,6 +564,17 @@ mod tests {
         assert_eq!(t.rows[0][1], Value::from("OK"));
         assert!(t.rows[0][2].is_timestamp());
         assert_eq!(t.rows[0][3], Value::Boolean(true));
+    }
+
+    #[test]
+    fn text_matches_whichever_string_variant_it_comes_in() {
+        let from_str = Value::from("yew");
+        let from_bytes = Value::Bytes(bytes::Bytes::from_static(b"yew"));
+        assert_eq!(index_key(&from_str, true), index_key(&from_bytes, true));
+        assert_eq!(index_key(&Value::from("YEW"), false), b"yew".to_vec());
+        assert!(equal(&from_str, &from_bytes, true));
+        assert!(equal(&Value::from("Yew"), &from_bytes, false));
+        assert!(!equal(&Value::from("Yew"), &from_bytes, true));
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The Vector Remap Language (VRL, from the `vrl` crate) over logbridge
 //! events: the conversion between logbridge's values and VRL's
 //! ([`value`]), the view of an event a program reads and writes
-//! ([`target`]), compiling and running programs ([`program`]), and
-//! enrichment tables ([`enrichment`]).
+//! ([`target`]), compiling and running programs ([`program`]),
+//! enrichment tables ([`enrichment`]) and Vector's secret functions
+//! ([`secrets`]).
 //!
 //! This crate defines no components; the `remap` transform and VRL
 //! conditions are built on it.
 
 pub mod enrichment;
 pub mod program;
+pub mod secrets;
 pub mod target;
 pub mod value;
 

@@ -87,10 +87,12 @@ impl FailureReason {
 }
 
 /// Every function a program may call: VRL's standard library (without
-/// network access) and the enrichment-table functions.
+/// network access), the enrichment-table functions and Vector's secret
+/// functions.
 fn functions(tables: Option<Arc<Tables>>) -> Vec<Box<dyn Function>> {
     let mut fns = vrl::stdlib::all();
     fns.extend(crate::enrichment::functions(tables));
+    fns.extend(crate::secrets::functions());
     fns
 }
 

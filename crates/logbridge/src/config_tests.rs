@@ -460,8 +460,10 @@ fn targets(value: Option<&Json>) -> Vec<String> {
 
 /// An input as Vector describes it: `raw` (the default, `value` as the
 /// message), `log` (`log_fields`), `metric` (`metric`) or `vrl` (a
-/// program whose `.` and `%` become the event).
+/// program whose `.` and `%` become the event). Raw and log inputs carry
+/// the current time, as Vector's do.
 fn input_event(input: &Json) -> Result<Event, String> {
+    let now = logbridge_component::now_nanos();
     let kind = input.get("type").and_then(Json::as_str).unwrap_or("raw");
     match kind {
         "raw" => {
@@ -469,13 +471,16 @@ fn input_event(input: &Json) -> Result<Event, String> {
                 .get("value")
                 .and_then(Json::as_str)
                 .ok_or("a raw input needs a string `value`")?;
-            Ok(Event::Log(LogRecord::from_line(
-                Bytes::copy_from_slice(value.as_bytes()),
-                0,
-            )))
+            let mut log = LogRecord::from_line(Bytes::copy_from_slice(value.as_bytes()), now);
+            log.time_unix_nano = now;
+            Ok(Event::Log(log))
         }
         "log" => {
-            let mut log = LogRecord::default();
+            let mut log = LogRecord {
+                time_unix_nano: now,
+                observed_time_unix_nano: now,
+                ..LogRecord::default()
+            };
             if let Some(fields) = input.get("log_fields").and_then(Json::as_object) {
                 for (key, value) in fields {
                     let value: Value = serde_json::from_value(value.clone())

@@ -224,3 +224,28 @@ fn an_unreadable_table_fails_only_the_programs_that_look_it_up() {
     let hint = err.hint.unwrap_or_default();
     assert!(hint.contains("/nonexistent/codes.csv"), "{hint}");
 }
+
+#[test]
+fn secrets_stay_beside_the_event() {
+    let mut t = remap(
+        r#"source = '''
+set_secret("token", "s3cr3t")
+.had = get_secret("token")
+remove_secret("token")
+.after = get_secret("token")
+'''"#,
+    )
+    .unwrap();
+    let out = run(&mut t, vec![line("x")]);
+    let e = &out[0].1[0];
+    assert_eq!(field(e, ".had"), Some(Value::from("s3cr3t")));
+    assert_eq!(field(e, ".after"), Some(Value::Null));
+    let all = Value::Object(e.as_log().unwrap().fields_object())
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        all.matches("s3cr3t").count(),
+        1,
+        "only where the program put it: {all}"
+    );
+}
