@@ -94,9 +94,9 @@ struct Suite {
     tests: Vec<Json>,
 }
 
+/// A transform logbridge parsed; its inputs are in [`Suite::inputs`].
 struct Node {
     config: Box<dyn TransformConfig>,
-    inputs: Vec<String>,
 }
 
 fn parse_document(path: &Path, text: &str) -> Result<Json, String> {
@@ -140,7 +140,7 @@ impl Suite {
                 .transpose()
                 .map_err(|_| format!("transform `{id}`: inputs must be a list of names"))?
                 .unwrap_or_default();
-            all_inputs.insert(id.clone(), inputs.clone());
+            all_inputs.insert(id.clone(), inputs);
             let type_name = options
                 .remove("type")
                 .and_then(|t| t.as_str().map(str::to_owned))
@@ -161,7 +161,7 @@ impl Suite {
             };
             match (component.parse)(Json::Object(options)) {
                 Ok(config) => {
-                    transforms.insert(id, Node { config, inputs });
+                    transforms.insert(id, Node { config });
                 }
                 Err(e) => {
                     broken.insert(id, e.to_string());
@@ -212,9 +212,11 @@ impl Suite {
 
     /// The transforms reading `output` (an id, or `id.name`).
     fn consumers(&self, output: &str) -> Vec<&str> {
-        self.transforms
+        self.inputs
             .iter()
-            .filter(|(_, n)| n.inputs.iter().any(|i| i == output))
+            .filter(|(id, inputs)| {
+                self.transforms.contains_key(*id) && inputs.iter().any(|i| i == output)
+            })
             .map(|(id, _)| id.as_str())
             .collect()
     }
@@ -229,7 +231,7 @@ impl Suite {
                 .iter()
                 .copied()
                 .filter(|id| {
-                    self.transforms[*id].inputs.iter().all(|input| {
+                    self.inputs[*id].iter().all(|input| {
                         let upstream = input.split('.').next().unwrap_or(input);
                         !pending.contains(&upstream) || upstream == *id
                     })
