@@ -146,6 +146,12 @@ impl TransformConfig for RemapConfig {
         }))
     }
 
+    /// A program sees one event at a time and keeps nothing between them,
+    /// so batches run on every core, as Vector runs `remap`.
+    fn is_stateless(&self) -> bool {
+        true
+    }
+
     fn input_kinds(&self) -> DataKind {
         DataKind::ALL
     }
