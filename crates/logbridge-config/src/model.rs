@@ -91,7 +91,7 @@ pub struct BufferConfig {
 pub const DEFAULT_DISK_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Default capacity of a memory buffer.
-pub const DEFAULT_BUFFER_EVENTS: usize = 4_096;
+pub const DEFAULT_BUFFER_EVENTS: usize = 512;
 pub const DEFAULT_BUFFER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A whole pipeline.

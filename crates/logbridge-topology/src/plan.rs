@@ -419,7 +419,7 @@ mod tests {
             let c = plan.channel(id).unwrap();
             assert_eq!(
                 (c.max_events, c.max_bytes, c.when_full),
-                (4_096, 16 << 20, WhenFull::Block),
+                (DEFAULT_BUFFER_EVENTS, 16 << 20, WhenFull::Block),
                 "{id}"
             );
         }
@@ -441,7 +441,7 @@ mod tests {
         let queue = plan.channel("dead").unwrap();
         assert_eq!(
             (queue.max_events, queue.max_bytes, queue.when_full),
-            (4_096, 16 << 20, WhenFull::Block)
+            (DEFAULT_BUFFER_EVENTS, 16 << 20, WhenFull::Block)
         );
         assert_eq!(
             plan.component("store").unwrap().role,

@@ -4,6 +4,7 @@
 mod cli;
 #[cfg(feature = "vrl")]
 mod config_tests;
+mod memory;
 mod reference;
 mod registry;
 mod seed;
@@ -36,6 +37,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
+    memory::keep_heap_in_small_pages();
     let cli = Cli::parse();
     init_logging();
     raise_open_files_limit();
@@ -270,6 +272,7 @@ async fn run_pipeline(config: Config) -> anyhow::Result<()> {
     };
 
     let topology = Topology::build(&config, &registry, health.clone())?;
+    memory::release_startup_pages();
     info!(
         message = "Pipeline started.",
         sources = config.sources.len(),

@@ -32,7 +32,7 @@ Every sink also takes Vector's `acknowledgements.enabled` (accepted; see above) 
 Every sink takes `buffer`, the queue in front of it:\n\n\
 | option | type | default | description |\n|---|---|---|---|\n\
 | `buffer.type` | `memory`, `disk` | `memory` | `disk` keeps the queue in a checksummed write-ahead log under `data_dir/<sink>/buffer`: it survives crashes and restarts, and upstream is acknowledged once a batch is fsynced there (group commit every 100 ms). |\n\
-| `buffer.max_events` | integer | `4096` | Memory buffers: the most events queued. |\n\
+| `buffer.max_events` | integer | `512` | Memory buffers: the most events queued. |\n\
 | `buffer.max_size` | integer (bytes) | `16777216` memory, `268435456` disk | The most bytes queued. |\n\
 | `buffer.when_full` | `block`, `drop_newest` | `block` | `block` slows the producers; `drop_newest` drops and counts what does not fit (`logbridge_buffer_discarded_events_total` for memory buffers, the sink's discarded counter for disk buffers). A disk buffer treats a full disk the same way: `block` waits for space (retrying every 100 ms to 5 s), `drop_newest` drops and counts until a retry finds space; meanwhile `/readyz` fails and `logbridge_component_disk_full{part=\"buffer\"}` is 1. |\n\n\
 `logbridge buffer inspect DIR` reports a disk buffer's state and damage as JSON.\n\n\

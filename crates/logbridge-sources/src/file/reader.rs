@@ -21,7 +21,7 @@ use super::identity::{FileId, FileKey, read_at};
 /// Bytes asked for per read.
 pub(super) const CHUNK_BYTES: usize = 256 * 1024;
 /// Lines per batch, at most.
-pub(super) const BATCH_EVENTS: usize = 1024;
+pub(super) const BATCH_EVENTS: usize = 512;
 
 /// Where to start once the file's identity is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
