@@ -5,16 +5,17 @@
 //! A lookup matches rows whose columns equal the condition's values (for
 //! strings, ignoring case unless `case_sensitive` is true, the default),
 //! or whose timestamps fall within `{ "from": ..., "to": ... }` (both
-//! ends included); a `wildcard_value` in a cell matches anything. Each
-//! call site builds a hash index on its equality columns the first time
-//! it runs, so lookups do not scan the table. Tables are read once, when
-//! the program is compiled, and never change while it runs.
+//! ends included); a `wildcard_value` in a cell matches anything. The
+//! first lookup on a set of equality columns builds a hash index on them,
+//! kept with the table, so lookups do not scan it. Tables are read once
+//! per config ([`Tables::shared`]), however many programs and copies of
+//! a program use them, and never change while they run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use logbridge_component::enrichment::{EnrichmentTableConfig, FileTableFormat};
+use logbridge_component::enrichment::{EnrichmentTableConfig, EnrichmentTables, FileTableFormat};
 use vrl::compiler::prelude::*;
 use vrl::value::{KeyString, Value};
 
@@ -30,6 +31,9 @@ pub struct Tables {
 pub struct Table {
     columns: Vec<KeyString>,
     rows: Vec<Vec<Value>>,
+    /// Indexes built so far, one per set of equality columns and case
+    /// rule, shared by every call site that looks rows up that way.
+    indexes: Mutex<Vec<Arc<Index>>>,
 }
 
 impl Tables {
@@ -49,6 +53,28 @@ impl Tables {
             })
             .collect();
         Tables { tables }
+    }
+
+    /// The tables of one config, loaded by its first caller and shared
+    /// with every later one (each remap component, and each copy of one
+    /// running on another core). A config loaded again (a new `Arc`)
+    /// reads its files again.
+    pub fn shared(configs: &EnrichmentTables) -> Arc<Tables> {
+        type Loaded = Vec<(Weak<BTreeMap<String, EnrichmentTableConfig>>, Weak<Tables>)>;
+        static LOADED: Mutex<Loaded> = Mutex::new(Vec::new());
+        let mut loaded = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded.retain(|(config, tables)| config.strong_count() > 0 && tables.strong_count() > 0);
+        let found = loaded.iter().find_map(|(config, tables)| {
+            config
+                .upgrade()
+                .filter(|config| Arc::ptr_eq(config, configs))
+                .and_then(|_| tables.upgrade())
+        });
+        found.unwrap_or_else(|| {
+            let tables = Arc::new(Tables::load(configs));
+            loaded.push((Arc::downgrade(configs), Arc::downgrade(&tables)));
+            tables
+        })
     }
 
     fn get(&self, name: &str) -> Option<&Result<Arc<Table>, String>> {
@@ -128,7 +154,11 @@ impl Table {
                 ));
             }
         }
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            rows,
+            indexes: Mutex::default(),
+        })
     }
 
     fn column(&self, name: &str) -> Option<usize> {
@@ -381,8 +411,9 @@ struct LookupFn {
     case_sensitive: Option<Box<dyn Expression>>,
     wildcard: Option<Box<dyn Expression>>,
     many: bool,
-    /// Built on first use for this call site's equality columns.
-    index: Arc<OnceLock<Index>>,
+    /// The table's index on this call site's equality columns, fetched
+    /// on first use.
+    index: Arc<OnceLock<Arc<Index>>>,
 }
 
 /// Row numbers by the (normalized) values of some columns.
@@ -466,9 +497,10 @@ impl FunctionExpression for LookupFn {
             })
             .collect();
         let table = &self.table;
-        let index = self
-            .index
-            .get_or_init(|| Index::build(table, &equality, case_sensitive));
+        let index = self.index.get_or_init(|| {
+            let columns: Vec<usize> = equality.iter().map(|(c, _)| *c).collect();
+            table.index(&columns, case_sensitive)
+        });
         let usable = wildcard.is_none()
             && index.case_sensitive == case_sensitive
             && !index.columns.is_empty()
@@ -516,9 +548,25 @@ impl FunctionExpression for LookupFn {
     }
 }
 
+impl Table {
+    /// The index on `columns` under one case rule, built the first time
+    /// any call site asks for it.
+    fn index(&self, columns: &[usize], case_sensitive: bool) -> Arc<Index> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = indexes
+            .iter()
+            .find(|i| i.columns == columns && i.case_sensitive == case_sensitive)
+        {
+            return index.clone();
+        }
+        let index = Arc::new(Index::build(self, columns.to_vec(), case_sensitive));
+        indexes.push(index.clone());
+        index
+    }
+}
+
 impl Index {
-    fn build(table: &Table, equality: &[(usize, &Value)], case_sensitive: bool) -> Index {
-        let columns: Vec<usize> = equality.iter().map(|(c, _)| *c).collect();
+    fn build(table: &Table, columns: Vec<usize>, case_sensitive: bool) -> Index {
         let mut rows: HashMap<Vec<Vec<u8>>, Vec<usize>> = HashMap::new();
         if !columns.is_empty() {
             for (n, row) in table.rows.iter().enumerate() {
@@ -585,5 +633,43 @@ mod tests {
         assert!(e.contains("`nope`"), "{e}");
         let e = table("code\n1\n", &[("code", "uuid")]).unwrap_err();
         assert!(e.contains("not a column type"), "{e}");
+    }
+
+    #[test]
+    fn one_index_per_column_set_and_case_rule_is_shared() {
+        let t = table("code,name\n1,a\n2,b\n1,c\n", &[]).unwrap();
+        let a = t.index(&[0], true);
+        let b = t.index(&[0], true);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.rows.get(&vec![b"1".to_vec()]), Some(&vec![0, 2]));
+        assert!(!Arc::ptr_eq(&a, &t.index(&[0], false)));
+        assert!(!Arc::ptr_eq(&a, &t.index(&[1], true)));
+        assert_eq!(t.indexes.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_config_loads_its_tables_once() {
+        use logbridge_component::enrichment::{
+            EnrichmentTableType, FileTableConfig, FileTableEncoding,
+        };
+        let config = EnrichmentTableConfig {
+            table_type: EnrichmentTableType::File,
+            file: FileTableConfig {
+                path: "/nonexistent/codes.csv".into(),
+                encoding: FileTableEncoding {
+                    encoding_type: FileTableFormat::Csv,
+                    include_headers: true,
+                    delimiter: ',',
+                },
+            },
+            schema: BTreeMap::new(),
+        };
+        let configs: EnrichmentTables = Arc::new(BTreeMap::from([("codes".to_owned(), config)]));
+        let first = Tables::shared(&configs);
+        assert!(Arc::ptr_eq(&first, &Tables::shared(&configs)));
+        // The same tables loaded again (a new config) are read again.
+        let again: EnrichmentTables = Arc::new((*configs).clone());
+        assert!(!Arc::ptr_eq(&first, &Tables::shared(&again)));
+        assert!(matches!(first.get("codes"), Some(Err(e)) if e.contains("/nonexistent/codes.csv")));
     }
 }

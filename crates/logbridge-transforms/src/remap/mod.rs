@@ -113,10 +113,11 @@ pub(crate) fn compile_error(option: &str, e: logbridge_vrl::CompileError) -> Bui
     err
 }
 
-/// The config's enrichment tables, loaded for a program (a table that
-/// cannot be read fails only the programs that look it up).
+/// The config's enrichment tables, loaded once for every program built
+/// from it (a table that cannot be read fails only the programs that look
+/// it up).
 fn load_tables(cx: &BuildContext) -> Option<Arc<Tables>> {
-    (!cx.enrichment_tables.is_empty()).then(|| Arc::new(Tables::load(&cx.enrichment_tables)))
+    (!cx.enrichment_tables.is_empty()).then(|| Tables::shared(&cx.enrichment_tables))
 }
 
 impl TransformConfig for RemapConfig {
