@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use logbridge_component::enrichment::EnrichmentTableConfig;
+use logbridge_component::enrichment::EnrichmentTables;
 use logbridge_component::telemetry::ComponentKind;
 use logbridge_component::{BuildContext, Transform, TransformConfig, TransformOutputs};
 use logbridge_config::registry;
@@ -83,20 +83,16 @@ enum Outcome {
 
 /// A config's transforms and tests.
 struct Suite {
-    transforms: BTreeMap<String, Node>,
+    /// The transforms logbridge parsed; their inputs are in `inputs`.
+    transforms: BTreeMap<String, Box<dyn TransformConfig>>,
     /// Transforms of types logbridge lacks, with why.
     missing: BTreeMap<String, String>,
     /// Transforms whose options or build failed, with the error.
     broken: BTreeMap<String, String>,
     /// The inputs of every declared transform, built or not.
     inputs: BTreeMap<String, Vec<String>>,
-    tables: Arc<BTreeMap<String, EnrichmentTableConfig>>,
+    tables: EnrichmentTables,
     tests: Vec<Json>,
-}
-
-/// A transform logbridge parsed; its inputs are in [`Suite::inputs`].
-struct Node {
-    config: Box<dyn TransformConfig>,
 }
 
 fn parse_document(path: &Path, text: &str) -> Result<Json, String> {
@@ -161,7 +157,7 @@ impl Suite {
             };
             match (component.parse)(Json::Object(options)) {
                 Ok(config) => {
-                    transforms.insert(id, Node { config });
+                    transforms.insert(id, config);
                 }
                 Err(e) => {
                     broken.insert(id, e.to_string());
@@ -171,7 +167,7 @@ impl Suite {
         let tables = Arc::new(tables);
         // Build each once up front: one that does not build fails the
         // tests that use it, not the whole file.
-        transforms.retain(|id, node| match build_one(id, node, &tables) {
+        transforms.retain(|id, config| match build_one(id, config.as_ref(), &tables) {
             Ok(_) => true,
             Err(e) => {
                 broken.insert(id.clone(), e);
@@ -192,21 +188,7 @@ impl Suite {
     fn build(&self) -> Result<BTreeMap<String, Running>, String> {
         self.transforms
             .iter()
-            .map(|(id, node)| {
-                let cx = BuildContext::detached(id, ComponentKind::Transform, std::env::temp_dir())
-                    .with_enrichment_tables(self.tables.clone());
-                let transform = node
-                    .config
-                    .build(&cx)
-                    .map_err(|e| format!("transform `{id}`: {e}"))?;
-                let outputs = node
-                    .config
-                    .outputs(DataKind::ALL)
-                    .into_iter()
-                    .map(|o| o.name)
-                    .collect();
-                Ok((id.clone(), Running { transform, outputs }))
-            })
+            .map(|(id, config)| Ok((id.clone(), build_one(id, config.as_ref(), &self.tables)?)))
             .collect()
     }
 
@@ -404,17 +386,16 @@ impl Suite {
 
 fn build_one(
     id: &str,
-    node: &Node,
-    tables: &Arc<BTreeMap<String, EnrichmentTableConfig>>,
+    config: &dyn TransformConfig,
+    tables: &EnrichmentTables,
 ) -> Result<Running, String> {
     let cx = BuildContext::detached(id, ComponentKind::Transform, std::env::temp_dir())
         .with_enrichment_tables(tables.clone());
-    let transform = node.config.build(&cx).map_err(|e| match e.hint {
+    let transform = config.build(&cx).map_err(|e| match e.hint {
         Some(hint) => format!("transform `{id}`: {}\n{hint}", e.message),
         None => format!("transform `{id}`: {}", e.message),
     })?;
-    let outputs = node
-        .config
+    let outputs = config
         .outputs(DataKind::ALL)
         .into_iter()
         .map(|o| o.name)
