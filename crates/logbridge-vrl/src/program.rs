@@ -87,10 +87,12 @@ impl FailureReason {
 }
 
 /// Every function a program may call: VRL's standard library (without
-/// network access), the enrichment-table functions and Vector's secret
-/// functions.
+/// network access, and `parse_json` on logbridge's parser), the
+/// enrichment-table functions and Vector's secret functions.
 fn functions(tables: Option<Arc<Tables>>) -> Vec<Box<dyn Function>> {
     let mut fns = vrl::stdlib::all();
+    fns.retain(|f| f.identifier() != crate::json::ParseJson.identifier());
+    fns.push(Box::new(crate::json::ParseJson));
     fns.extend(crate::enrichment::functions(tables));
     fns.extend(crate::secrets::functions());
     fns
