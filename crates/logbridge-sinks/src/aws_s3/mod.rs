@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use self::parquet::ParquetOptions;
 use crate::file::Compression;
+use logbridge_codec::encode::TimestampFormat;
 use logbridge_codec::encoding::{CodecName, EncodingConfig};
 use logbridge_codec::template::Template;
 
@@ -90,6 +91,17 @@ pub struct S3EncodingConfig {
     /// Parquet options, for `codec = "parquet"`.
     #[serde(default)]
     pub parquet: Option<ParquetOptions>,
+    /// Write only these fields of a log, as in every sink's `encoding`
+    /// (line codecs only).
+    #[serde(default)]
+    pub only_fields: Option<Vec<String>>,
+    /// Leave these fields of a log out (line codecs only).
+    #[serde(default)]
+    pub except_fields: Option<Vec<String>>,
+    /// How a log's times are written (line codecs only): `rfc3339` (the
+    /// default), `unix`, `unix_ms`, `unix_us`, `unix_ns` or `unix_float`.
+    #[serde(default)]
+    pub timestamp_format: Option<TimestampFormat>,
 }
 
 /// `encoding.codec` of the `aws_s3` sink.
@@ -201,6 +213,18 @@ impl S3SinkConfig {
         })
     }
 
+    /// The first `encoding` option set that only line codecs take.
+    fn line_only_option(&self) -> Option<&'static str> {
+        let e = &self.encoding;
+        [
+            ("only_fields", e.only_fields.is_some()),
+            ("except_fields", e.except_fields.is_some()),
+            ("timestamp_format", e.timestamp_format.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, set)| set.then_some(name))
+    }
+
     /// The object format and whole-object compression.
     fn format(&self) -> Result<(ObjectFormat, Compression), BuildError> {
         let line_codec = match self.encoding.codec {
@@ -210,6 +234,13 @@ impl S3SinkConfig {
             #[cfg(feature = "otlp")]
             S3Codec::OtlpJson => CodecName::OtlpJson,
             S3Codec::Parquet => {
+                if let Some(option) = self.line_only_option() {
+                    return Err(BuildError::new(
+                        "encoding",
+                        format!("`encoding.{option}` applies to line codecs, not Parquet"),
+                    )
+                    .with_hint("choose the columns with `encoding.parquet.schema`"));
+                }
                 let options = self.encoding.parquet.clone().unwrap_or_default();
                 parquet::validate(&options)
                     .map_err(|e| BuildError::new("encoding", format!("parquet: {e}")))?;
@@ -234,9 +265,14 @@ impl S3SinkConfig {
                 "`encoding.parquet` applies to `codec = \"parquet\"` only",
             ));
         }
-        let encoder = EncodingConfig::from(line_codec)
-            .encoder()
-            .map_err(crate::encoding_error)?;
+        let encoder = EncodingConfig {
+            codec: line_codec,
+            only_fields: self.encoding.only_fields.clone(),
+            except_fields: self.encoding.except_fields.clone(),
+            timestamp_format: self.encoding.timestamp_format.unwrap_or_default(),
+        }
+        .encoder()
+        .map_err(crate::encoding_error)?;
         Ok((
             ObjectFormat::Lines(encoder),
             self.compression.unwrap_or(Compression::Gzip),

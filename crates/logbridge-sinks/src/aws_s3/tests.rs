@@ -200,6 +200,38 @@ async fn zstd_json_objects_decode() {
     assert!(lines[1].contains("\"message\":\"y\""), "{lines:?}");
 }
 
+#[tokio::test]
+async fn vectors_encoding_options_shape_the_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(serde_json::json!({
+        "bucket": format!("file://{}", dir.path().display()),
+        "encoding": {
+            "codec": "json",
+            "except_fields": ["service"],
+            "timestamp_format": "unix_ms",
+        },
+        "compression": "none",
+    }));
+    let h = Harness::build(&cfg);
+    h.send(vec![log("x", "s")]).await;
+    assert_eq!(h.finish().await, vec![BatchStatus::Delivered]);
+    let objects = read_objects(dir.path());
+    assert_eq!(objects.len(), 1);
+    let line: serde_json::Value = serde_json::from_str(objects[0].1.trim()).unwrap();
+    assert_eq!(line["message"], "x");
+    assert!(line.get("service").is_none(), "{line}");
+    assert_eq!(line["timestamp"], T0 / 1_000_000, "{line}");
+
+    let parquet = config(serde_json::json!({
+        "bucket": "my-logs",
+        "encoding": {"codec": "parquet", "only_fields": ["message"]},
+    }));
+    let cx = BuildContext::detached("out", ComponentKind::Sink, "/tmp".into());
+    let e = parquet.build(&cx).err().unwrap();
+    assert_eq!(e.option.as_deref(), Some("encoding"));
+    assert!(e.to_string().contains("only_fields"), "{e}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn timeout_flushes_a_partial_batch_and_acknowledges_only_after_the_write() {
     let dir = tempfile::tempdir().unwrap();
