@@ -70,8 +70,17 @@ fn load_docs(
         broken_consumers: Vec::new(),
         secrets: Vec::new(),
     };
-    for (path, text) in docs {
-        cx.load_doc(path, text, env);
+    let mut parsed: Vec<_> = docs
+        .iter()
+        .filter_map(|(path, text)| cx.parse_doc(path, text, env))
+        .collect();
+    // Tables and global options come first, from every file: a component
+    // may use a table or `data_dir` that another file declares.
+    for (doc, root) in &mut parsed {
+        cx.load_shared(doc, root);
+    }
+    for (doc, root) in parsed {
+        cx.load_components(&doc, root);
     }
     if cx.config.sources.is_empty() && cx.errors.is_empty() {
         let file = docs.first().map(|d| d.0.clone()).unwrap_or_default();
@@ -177,7 +186,14 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 impl Loader<'_> {
-    fn load_doc(&mut self, path: &Path, raw: &str, env: &dyn Fn(&str) -> Option<String>) {
+    /// Reads one file into its top-level options; `None` (with the error
+    /// recorded) when it is not a table.
+    fn parse_doc<'p>(
+        &mut self,
+        path: &'p Path,
+        raw: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(Doc<'p>, serde_json::Map<String, Json>)> {
         let text = match interpolate(raw, env) {
             Ok(t) => t,
             Err(errs) => {
@@ -187,7 +203,7 @@ impl Loader<'_> {
                             .hint("export the variable, or give a default: ${NAME:-default}"),
                     );
                 }
-                return;
+                return None;
             }
         };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -228,30 +244,40 @@ impl Loader<'_> {
                     Some(1),
                     "a config file must be a table of options",
                 ));
-                return;
+                return None;
             }
             Err(e) => {
                 self.errors.push(e);
-                return;
+                return None;
             }
         };
-        let doc = Doc { path, positions };
-        let mut root = root;
-        // Tables first: the transforms built below look records up in them.
+        Some((Doc { path, positions }, root))
+    }
+
+    /// Takes the enrichment tables and global options out of a file's
+    /// top level and loads them.
+    fn load_shared(&mut self, doc: &Doc<'_>, root: &mut serde_json::Map<String, Json>) {
         if let Some(tables) = root.remove("enrichment_tables") {
-            self.enrichment_tables(&doc, tables);
+            self.enrichment_tables(doc, tables);
         }
         // Config unit tests are for `logbridge test config`; running the
         // pipeline ignores them, as Vector does.
         root.remove("tests");
+        const SECTIONS: [&str; 3] = ["sources", "transforms", "sinks"];
+        for key in globals::KEYS.iter().filter(|k| !SECTIONS.contains(k)) {
+            if let Some(value) = root.remove(*key) {
+                self.global(doc, key, value);
+            }
+        }
+    }
+
+    /// Loads the components of a file (what [`Loader::load_shared`] left).
+    fn load_components(&mut self, doc: &Doc<'_>, root: serde_json::Map<String, Json>) {
         for (key, value) in root {
             match key.as_str() {
-                "sources" => self.components(&doc, "sources", value, ComponentKind::Source),
-                "transforms" => {
-                    self.components(&doc, "transforms", value, ComponentKind::Transform)
-                }
-                "sinks" => self.components(&doc, "sinks", value, ComponentKind::Sink),
-                other if globals::KEYS.contains(&other) => self.global(&doc, other, value),
+                "sources" => self.components(doc, "sources", value, ComponentKind::Source),
+                "transforms" => self.components(doc, "transforms", value, ComponentKind::Transform),
+                "sinks" => self.components(doc, "sinks", value, ComponentKind::Sink),
                 other => self.errors.push(match vector::unsupported_global(other) {
                     Some(hint) => doc
                         .err(

@@ -168,6 +168,50 @@ encoding.codec = "json"
     assert!(text.contains("^^^^"), "VRL's caret: {text}");
 }
 
+#[test]
+fn a_table_declared_in_a_later_file_serves_a_program_in_an_earlier_one() {
+    let env = Env::new();
+    env.write("codes.csv", "code,meaning\n404,not found\n");
+    let program = env.write(
+        "pipeline.toml",
+        r#"[sources.app]
+type = "stdin"
+[transforms.shaped]
+type = "remap"
+inputs = ["app"]
+source = '.meaning = get_enrichment_table_record!("codes", { "code": "404" }).meaning'
+[sinks.out]
+type = "console"
+inputs = ["shaped"]
+encoding.codec = "json"
+"#,
+    );
+    let tables = env.write(
+        "tables.toml",
+        r#"data_dir = "{dir}/state"
+[enrichment_tables.codes]
+type = "file"
+file.path = "{dir}/codes.csv"
+file.encoding.type = "csv"
+"#,
+    );
+    let out = Command::new(bin())
+        .arg("validate")
+        .args([
+            "-c",
+            program.to_str().unwrap(),
+            "-c",
+            tables.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn test_config(files: &[&Path]) -> (bool, String) {
     let out = Command::new(bin())
         .args(["test", "config", "--verbose"])

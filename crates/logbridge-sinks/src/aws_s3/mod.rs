@@ -99,9 +99,10 @@ pub struct S3EncodingConfig {
     #[serde(default)]
     pub except_fields: Option<Vec<String>>,
     /// How a log's times are written (line codecs only): `rfc3339` (the
-    /// default), `unix`, `unix_ms`, `unix_us`, `unix_ns` or `unix_float`.
+    /// default), or since the Unix epoch as `unix` (seconds), `unix_ms`,
+    /// `unix_us`, `unix_ns` or `unix_float`.
     #[serde(default)]
-    pub timestamp_format: Option<TimestampFormat>,
+    pub timestamp_format: TimestampFormat,
 }
 
 /// `encoding.codec` of the `aws_s3` sink.
@@ -219,7 +220,10 @@ impl S3SinkConfig {
         [
             ("only_fields", e.only_fields.is_some()),
             ("except_fields", e.except_fields.is_some()),
-            ("timestamp_format", e.timestamp_format.is_some()),
+            (
+                "timestamp_format",
+                e.timestamp_format != TimestampFormat::default(),
+            ),
         ]
         .into_iter()
         .find_map(|(name, set)| set.then_some(name))
@@ -269,7 +273,7 @@ impl S3SinkConfig {
             codec: line_codec,
             only_fields: self.encoding.only_fields.clone(),
             except_fields: self.encoding.except_fields.clone(),
-            timestamp_format: self.encoding.timestamp_format.unwrap_or_default(),
+            timestamp_format: self.encoding.timestamp_format,
         }
         .encoder()
         .map_err(crate::encoding_error)?;
