@@ -10,7 +10,9 @@
 //!   each way;
 //! - `program/remap`: the bench's whole program on an event, conversions
 //!   included; `program/vrl_only`: the same program on a VRL value, with
-//!   no conversion, what adopting VRL's value type would leave.
+//!   no conversion, what adopting VRL's value type would leave;
+//! - `parse_json/vrl`, `parse_json/logbridge`: `. = parse_json!(.message)`
+//!   with VRL's function and with the one on logbridge's parser.
 //!
 //! Uses mimalloc, like the binary.
 
@@ -108,6 +110,37 @@ fn benches(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    let mut parse_json = c.benchmark_group("parse_json");
+    let mut ours = vrl::stdlib::all();
+    ours.retain(|f| f.identifier() != "parse_json");
+    ours.push(Box::new(logbridge_vrl::json::ParseJson));
+    for (name, fns) in [("vrl", vrl::stdlib::all()), ("logbridge", ours)] {
+        let compiled = vrl::compiler::compile(". = parse_json!(.message)", &fns)
+            .unwrap()
+            .program;
+        parse_json.bench_function(name, |b| {
+            b.iter_batched(
+                || vrl::compiler::TargetValue {
+                    value: vrl::value::Value::from(std::collections::BTreeMap::from([(
+                        "message".into(),
+                        vrl::value::Value::from(LINE),
+                    )])),
+                    metadata: vrl::value::Value::Object(Default::default()),
+                    secrets: Default::default(),
+                },
+                |mut target| {
+                    vrl_runtime
+                        .resolve(&mut target, &compiled, &Default::default())
+                        .unwrap();
+                    vrl_runtime.clear();
+                    target.value
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    parse_json.finish();
 }
 
 criterion_group!(conversion, benches);
