@@ -15,18 +15,31 @@ pub fn log_outputs_with_dropped() -> Vec<OutputDef> {
     ]
 }
 
-/// Attaches `dropped = { reason, message, component_id }` to a log. Other
-/// kinds carry no free-form fields and go out unchanged.
+/// Attaches `dropped = { reason, message, component_id }` to a log, and
+/// the same as `dropped.reason`, `dropped.message` and
+/// `dropped.component_id` attributes to a span (OpenTelemetry's flat
+/// keys). Metrics carry no free-form fields and go out unchanged.
 pub fn mark_dropped(event: &mut Event, reason: &str, message: &str, component_id: &str) {
-    if let Event::Log(log) = event {
-        let mut info = ObjectMap::new();
-        info.insert(KeyString::const_new("reason"), Value::from(reason));
-        info.insert(KeyString::const_new("message"), Value::from(message));
-        info.insert(
-            KeyString::const_new("component_id"),
-            Value::from(component_id),
-        );
-        log.attributes
-            .insert(KeyString::const_new("dropped"), Value::Object(info));
+    let fields = [
+        ("reason", reason),
+        ("message", message),
+        ("component_id", component_id),
+    ];
+    match event {
+        Event::Log(log) => {
+            let info: ObjectMap = fields
+                .iter()
+                .map(|&(k, v)| (KeyString::const_new(k), Value::from(v)))
+                .collect();
+            log.attributes
+                .insert(KeyString::const_new("dropped"), Value::Object(info));
+        }
+        Event::Span(span) => {
+            for (k, v) in fields {
+                span.attributes
+                    .insert(KeyString::from(format!("dropped.{k}")), Value::from(v));
+            }
+        }
+        Event::Metric(_) => {}
     }
 }

@@ -157,6 +157,7 @@ static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     #[cfg(feature = "rules")]
     ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),
     ComponentType::transform::<logbridge_transforms::sample::SampleConfig>("sample"),
+    ComponentType::transform::<logbridge_transforms::tail_sample::TailSampleConfig>("tail_sample"),
     ComponentType::transform::<logbridge_transforms::throttle::ThrottleConfig>("throttle"),
 ];
 

@@ -1,0 +1,154 @@
+//! End-to-end: `tail_sample` in the real binary, OTLP/HTTP in and an OTLP
+//! archive out: failed and slow traces are kept whole, the rest dropped,
+//! and the counters say so.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Env, Proc, free_port, wait_for, wait_listening};
+
+/// One span of an OTLP/JSON request.
+fn span(trace: u32, id: u32, start_ms: u64, end_ms: u64, error: bool) -> Value {
+    let base: u64 = 1_700_000_000_000;
+    json!({
+        "traceId": format!("{trace:032x}"),
+        "spanId": format!("{id:016x}"),
+        "name": "GET /",
+        "kind": 2,
+        "startTimeUnixNano": ((base + start_ms) * 1_000_000).to_string(),
+        "endTimeUnixNano": ((base + end_ms) * 1_000_000).to_string(),
+        "status": { "code": if error { 2 } else { 0 } },
+    })
+}
+
+fn request(spans: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "resourceSpans": [{
+            "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": "shop" } }] },
+            "scopeSpans": [{ "scope": {}, "spans": spans }],
+        }]
+    }))
+    .unwrap()
+}
+
+/// (trace id, span id) of every span in the archive's lines.
+fn archived(env: &Env) -> BTreeMap<String, BTreeSet<String>> {
+    let mut traces: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in support::read_lines(&env.path("out")) {
+        let request: Value = serde_json::from_str(&line).unwrap();
+        for rs in request["resourceSpans"].as_array().unwrap() {
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                for s in ss["spans"].as_array().unwrap() {
+                    traces
+                        .entry(s["traceId"].as_str().unwrap().to_lowercase())
+                        .or_default()
+                        .insert(s["spanId"].as_str().unwrap().to_lowercase());
+                }
+            }
+        }
+    }
+    traces
+}
+
+#[test]
+fn failed_and_slow_traces_are_kept_whole() {
+    let env = Env::new();
+    let (http, grpc, admin) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+http.address = "127.0.0.1:{http}"
+grpc.address = "127.0.0.1:{grpc}"
+receive.acknowledgements = false
+
+[transforms.keep]
+type = "tail_sample"
+inputs = ["in.traces"]
+decision_wait_secs = 1.0
+
+[[transforms.keep.policies]]
+name = "errors"
+type = "status_code"
+status_code.status_codes = ["ERROR"]
+
+[[transforms.keep.policies]]
+name = "slow"
+type = "latency"
+latency.threshold_ms = 500
+
+[sinks.out]
+type = "file"
+inputs = ["keep"]
+path = "{{dir}}/out/spans.jsonl"
+encoding.codec = "otlp_json"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--admin-address", &format!("127.0.0.1:{admin}")]));
+    wait_listening(&mut p, http);
+    // Traces 1 to 30: every third has an error in its second request,
+    // every fifth is slow, the rest fine. Each trace comes in two
+    // requests, its spans split across them.
+    let mut expected = BTreeMap::new();
+    let rt = support::runtime();
+    let client = reqwest::Client::new();
+    for half in 0..2u32 {
+        let mut spans = Vec::new();
+        for t in 1..=30u32 {
+            for i in 0..3u32 {
+                let id = t * 10 + half * 3 + i + 1;
+                let error = t % 3 == 0 && half == 1 && i == 0;
+                let end = if t % 5 == 0 { 800 } else { 20 };
+                spans.push(span(t, id, i as u64, end, error));
+                if t % 3 == 0 || t % 5 == 0 {
+                    expected
+                        .entry(format!("{t:032x}"))
+                        .or_insert_with(BTreeSet::new)
+                        .insert(format!("{id:016x}"));
+                }
+            }
+        }
+        let response = rt
+            .block_on(
+                client
+                    .post(format!("http://127.0.0.1:{http}/v1/traces"))
+                    .header("content-type", "application/json")
+                    .body(request(spans))
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    assert!(
+        wait_for(Duration::from_secs(15), || archived(&env).len()
+            == expected.len()
+            && archived(&env) == expected),
+        "kept: {:?}\nexpected: {:?}",
+        archived(&env).keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    let sampled = support::metric(
+        admin,
+        "logbridge_tail_sample_traces_total",
+        &[("decision", "sampled")],
+    );
+    let not_sampled = support::metric(
+        admin,
+        "logbridge_tail_sample_traces_total",
+        &[("decision", "not_sampled")],
+    );
+    assert_eq!(sampled, Some(expected.len() as f64));
+    assert_eq!(not_sampled, Some((30 - expected.len()) as f64));
+    let errors_voted = support::metric(
+        admin,
+        "logbridge_tail_sample_policy_traces_total",
+        &[("policy", "errors"), ("decision", "sampled")],
+    );
+    assert_eq!(errors_voted, Some(10.0));
+}
