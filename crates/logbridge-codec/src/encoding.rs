@@ -48,6 +48,11 @@ pub enum CodecName {
     Protobuf,
     #[schemars(skip)]
     Cef,
+    /// One OTLP export request in protobuf per record, as OTLP/gRPC sends
+    /// it: for sinks that write records (Kafka), not lines.
+    #[cfg(feature = "otlp")]
+    Otlp,
+    #[cfg(not(feature = "otlp"))]
     #[schemars(skip)]
     Otlp,
 }
@@ -56,10 +61,11 @@ pub enum CodecName {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncodingConfig {
-    /// The codec: `json`, `logfmt`, `text` or `otlp_json` (with the
-    /// `otlp-grpc` feature, on by default: OTLP/JSON export requests that
-    /// keep every OpenTelemetry field, the way to archive OTLP data).
-    /// Vector's `raw_message` (the same as `text`) and `ndjson` (`json`) are
+    /// The codec: `json`, `logfmt`, `text`, `otlp_json` or `otlp` (with
+    /// the `otlp-grpc` feature, on by default: OTLP export requests that
+    /// keep every OpenTelemetry field, as JSON lines, the way to archive
+    /// OTLP data, or as protobuf records, for the `kafka` sink). Vector's
+    /// `raw_message` (the same as `text`) and `ndjson` (`json`) are
     /// accepted.
     pub codec: CodecName,
     /// Write only these fields of a log (paths: `status`, `http.method`,
@@ -114,7 +120,7 @@ impl EncodingError {
 
 /// The codec names, for hints.
 #[cfg(feature = "otlp")]
-const CODECS: &str = "json, logfmt, text or otlp_json";
+const CODECS: &str = "json, logfmt, text, otlp_json or (for records) otlp";
 #[cfg(not(feature = "otlp"))]
 const CODECS: &str = "json, logfmt or text";
 
@@ -129,6 +135,8 @@ impl EncodingConfig {
             CodecName::Text => Codec::Text,
             #[cfg(feature = "otlp")]
             CodecName::OtlpJson => Codec::OtlpJson,
+            #[cfg(feature = "otlp")]
+            CodecName::Otlp => Codec::Otlp,
             other => {
                 let name = serde_json::to_value(other)
                     .ok()
@@ -165,16 +173,32 @@ impl EncodingConfig {
             timestamp_format: self.timestamp_format,
         };
         #[cfg(feature = "otlp")]
-        if codec == Codec::OtlpJson && !shape.is_identity() {
+        if matches!(codec, Codec::OtlpJson | Codec::Otlp) && !shape.is_identity() {
             return Err(EncodingError::new(
                 "encoding.codec",
-                "`only_fields`, `except_fields` and `timestamp_format` do not apply to \
-                 `otlp_json`, which keeps every OpenTelemetry field"
-                    .to_owned(),
+                format!(
+                    "`only_fields`, `except_fields` and `timestamp_format` do not apply to \
+                     `{codec}`, which keeps every OpenTelemetry field"
+                ),
             )
             .hint("use json to choose fields, or remove those options"));
         }
         Ok(Encoder::new(codec).with_shape(shape))
+    }
+}
+
+impl EncodingConfig {
+    /// The encoder for a sink that writes lines: refuses binary codecs.
+    pub fn line_encoder(&self) -> Result<Encoder, EncodingError> {
+        let encoder = self.encoder()?;
+        if encoder.codec().is_binary() {
+            return Err(EncodingError::new(
+                "encoding.codec",
+                format!("`{}` writes binary records, not lines", encoder.codec()),
+            )
+            .hint("use otlp_json to write OTLP as lines"));
+        }
+        Ok(encoder)
     }
 }
 

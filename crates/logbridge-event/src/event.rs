@@ -54,8 +54,9 @@ impl Event {
     /// The value at `path`. Logs expose their fields (see [`LogRecord`]);
     /// metrics expose `.name`, `.kind`, `.value`, `.unit`, `.labels.NAME`;
     /// spans expose `.name`, `.kind`, `.trace_id`, `.span_id`,
-    /// `.parent_span_id`, `.status`, `.duration_ns`, `.attributes.NAME`.
-    /// `%resource.NAME` works for all three.
+    /// `.parent_span_id`, `.status`, `.duration_ns`, `.attributes.NAME`,
+    /// and their ids as a log's too (`%trace_id`, `%span_id`,
+    /// `%parent_span_id`). `%resource.NAME` works for all three.
     pub fn get(&self, path: &Path) -> Option<Cow<'_, Value>> {
         match self {
             Event::Log(log) => log.get(path),
@@ -107,7 +108,20 @@ fn metric_get<'a>(m: &'a Metric, path: &Path) -> Option<Cow<'a, Value>> {
 
 fn span_get<'a>(s: &'a Span, path: &Path) -> Option<Cow<'a, Value>> {
     if path.root == PathRoot::Metadata {
-        return resource_get(&s.resource().attributes, path);
+        // The ids where a log keeps them, so one path (`%trace_id`) names
+        // a trace in logs and spans alike.
+        return match path.segments.as_slice() {
+            [Segment::Field(f)] if f == "trace_id" => {
+                Some(Cow::Owned(Value::from(s.trace_id.to_hex())))
+            }
+            [Segment::Field(f)] if f == "span_id" => {
+                Some(Cow::Owned(Value::from(s.span_id.to_hex())))
+            }
+            [Segment::Field(f)] if f == "parent_span_id" => s
+                .parent_span_id
+                .map(|p| Cow::Owned(Value::from(p.to_hex()))),
+            _ => resource_get(&s.resource().attributes, path),
+        };
     }
     let (Segment::Field(head), rest) = path.segments.split_first()? else {
         return None;

@@ -91,5 +91,5 @@ pub use opentelemetry_proto::tonic::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
-pub use signal::Signal;
+pub use signal::{Signal, decode_any};
 pub use traces::{decode_traces, encode_traces, spans_from_request, spans_to_request};

@@ -1,6 +1,7 @@
 //! The three OTLP signals and what differs between them on the wire: the
 //! HTTP path, the output of the `otlp` source they go to, and their
-//! decoders.
+//! decoders; and decoding a protobuf request whose signal is not known in
+//! advance ([`decode_any`]), as a Kafka record can hold any of the three.
 
 use logbridge_event::Event;
 
@@ -61,5 +62,70 @@ impl Signal {
                 .map(spans)
                 .map_err(|x| x.to_string()),
         }
+    }
+}
+
+/// The events of a protobuf export request of one of `signals`, tried in
+/// order; the first that decodes with records wins.
+///
+/// The three requests differ in the wire type of their records' first
+/// field (a log's time is fixed64, a metric's name and a span's trace id
+/// length-delimited, and a metric's data sits where a log has nothing), so
+/// a request with records of one signal fails to decode as another's. A
+/// request that decodes with no records holds nothing, and is no error.
+pub fn decode_any(payload: &[u8], signals: &[Signal]) -> Result<Vec<Event>, String> {
+    let mut empty = false;
+    let mut errors = Vec::new();
+    for signal in signals {
+        match signal.decode(payload, false) {
+            Ok(events) if !events.is_empty() => return Ok(events),
+            Ok(_) => empty = true,
+            Err(e) => errors.push(e),
+        }
+    }
+    if empty {
+        return Ok(Vec::new());
+    }
+    Err(format!("not an OTLP export request: {}", errors.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logbridge_event::{LogRecord, Metric, Span, TraceId};
+
+    const ALL: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
+
+    #[test]
+    fn each_signal_decodes_as_itself_whatever_the_order() {
+        let log = LogRecord {
+            time_unix_nano: 5,
+            body: "hi".into(),
+            ..Default::default()
+        };
+        let span = Span {
+            trace_id: TraceId([1; 16]),
+            name: "op".into(),
+            ..Default::default()
+        };
+        let metric = Metric::gauge("g", 1.5, 7);
+        let payloads = [
+            crate::encode_logs(std::slice::from_ref(&log)),
+            crate::encode_metrics(std::slice::from_ref(&metric)),
+            crate::encode_traces(std::slice::from_ref(&span)),
+        ];
+        for order in [ALL, [Signal::Traces, Signal::Metrics, Signal::Logs]] {
+            let got: Vec<Vec<Event>> = payloads
+                .iter()
+                .map(|p| decode_any(p, &order).unwrap())
+                .collect();
+            assert_eq!(got[0], vec![Event::Log(log.clone())]);
+            assert_eq!(got[1], vec![Event::Metric(metric.clone())]);
+            assert_eq!(got[2], vec![Event::Span(Box::new(span.clone()))]);
+        }
+        // Only the signals asked for.
+        let err = decode_any(&payloads[0], &[Signal::Traces]).unwrap_err();
+        assert!(err.starts_with("not an OTLP export request: "), "{err}");
+        assert_eq!(decode_any(&[], &ALL).unwrap(), Vec::<Event>::new());
     }
 }

@@ -1,6 +1,8 @@
-//! Output codecs for the file and console sinks: one event becomes one line.
+//! Output codecs for the sinks: one event becomes one line (or, for the
+//! binary `otlp`, one record).
 //!
-//! An [`Encoder`] appends an event and a `\n` to a caller's buffer; it
+//! An [`Encoder`] appends an event and a `\n` to a caller's buffer (no
+//! `\n` after a binary record, which only record-based sinks take); it
 //! allocates only where a format needs it (never a copy of a log's
 //! attributes) and cannot fail: what a format cannot hold is replaced
 //! (invalid UTF-8 by U+FFFD; in JSON, NaN and infinities by the strings
@@ -33,6 +35,9 @@
 //!   64-bit integers as strings, enums as integers). Nothing of
 //!   OpenTelemetry's model is left out, so a line can be sent back to any
 //!   OTLP/HTTP receiver as it is; this is the codec for archiving OTLP data.
+//! - `otlp` (feature `otlp`): the same export request in protobuf, as
+//!   OTLP/gRPC and OTLP/HTTP send it and Vector's `otlp` codec writes it.
+//!   Binary: for sinks that write records (Kafka), not lines.
 //!
 //! An encoder may also carry a [`Shape`] (Vector's `only_fields`,
 //! `except_fields` and `timestamp_format`), applied to a copy of each log
@@ -42,6 +47,8 @@
 
 mod json;
 mod logfmt;
+#[cfg(feature = "otlp")]
+mod otlp;
 #[cfg(feature = "otlp")]
 mod otlp_json;
 mod shape;
@@ -66,11 +73,13 @@ pub enum Codec {
     Text,
     #[cfg(feature = "otlp")]
     OtlpJson,
+    #[cfg(feature = "otlp")]
+    Otlp,
 }
 
 /// The codec names, for messages.
 #[cfg(feature = "otlp")]
-const CODECS: &str = "json, logfmt, text, otlp_json";
+const CODECS: &str = "json, logfmt, text, otlp_json, otlp";
 #[cfg(not(feature = "otlp"))]
 const CODECS: &str = "json, logfmt, text";
 
@@ -82,6 +91,18 @@ impl Codec {
             Codec::Text => "text",
             #[cfg(feature = "otlp")]
             Codec::OtlpJson => "otlp_json",
+            #[cfg(feature = "otlp")]
+            Codec::Otlp => "otlp",
+        }
+    }
+
+    /// Whether it writes binary records rather than lines: only sinks
+    /// whose output is made of records (Kafka) can take it.
+    pub fn is_binary(self) -> bool {
+        match self {
+            #[cfg(feature = "otlp")]
+            Codec::Otlp => true,
+            _ => false,
         }
     }
 }
@@ -108,6 +129,8 @@ impl FromStr for Codec {
             "text" => Ok(Codec::Text),
             #[cfg(feature = "otlp")]
             "otlp_json" => Ok(Codec::OtlpJson),
+            #[cfg(feature = "otlp")]
+            "otlp" => Ok(Codec::Otlp),
             other => Err(UnknownCodec(other.to_owned())),
         }
     }
@@ -138,13 +161,16 @@ impl Encoder {
         self.codec
     }
 
-    /// Appends one event and a trailing `\n` to `out`.
+    /// Appends one event and, unless the codec is binary, a trailing `\n`
+    /// to `out`.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) {
         match (&self.shape, event) {
             (Some(shape), Event::Log(log)) => self.write(&Event::Log(shape.apply(log)), out),
             _ => self.write(event, out),
         }
-        out.push(b'\n');
+        if !self.codec.is_binary() {
+            out.push(b'\n');
+        }
     }
 
     fn write(&self, event: &Event, out: &mut Vec<u8>) {
@@ -154,6 +180,8 @@ impl Encoder {
             Codec::Text => text::encode(event, out),
             #[cfg(feature = "otlp")]
             Codec::OtlpJson => otlp_json::encode(event, out),
+            #[cfg(feature = "otlp")]
+            Codec::Otlp => otlp::encode(event, out),
         }
     }
 }

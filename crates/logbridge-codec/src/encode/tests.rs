@@ -425,6 +425,8 @@ fn codec_names() {
         Codec::Text,
         #[cfg(feature = "otlp")]
         Codec::OtlpJson,
+        #[cfg(feature = "otlp")]
+        Codec::Otlp,
     ] {
         assert_eq!(codec.to_string().parse::<Codec>(), Ok(codec));
         let from_config: Codec = serde_json::from_str(&format!("\"{codec}\"")).unwrap();
@@ -588,6 +590,37 @@ fn regression_otlp_json_keeps_every_field() {
     encoder.encode(&Event::Span(span.clone()), &mut out);
     let back = logbridge_otlp::decode_traces_json(out.strip_suffix(b"\n").unwrap()).unwrap();
     assert_eq!(back, vec![*span]);
+}
+
+/// `otlp` writes the protobuf export request of each event, with no line
+/// end after it, and it decodes back to the same record.
+#[cfg(feature = "otlp")]
+#[test]
+fn otlp_records_are_protobuf_requests_without_a_line_end() {
+    let encoder = Encoder::new(Codec::Otlp);
+    assert!(Codec::Otlp.is_binary() && !Codec::OtlpJson.is_binary());
+    let Event::Span(span) = span() else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    encoder.encode(&Event::Span(span.clone()), &mut out);
+    assert_eq!(logbridge_otlp::decode_traces(&out).unwrap(), vec![*span]);
+    let log = LogRecord::from_line(bytes::Bytes::from_static(b"hi"), 7);
+    let mut out = Vec::new();
+    encoder.encode(&Event::Log(log.clone()), &mut out);
+    assert_eq!(logbridge_otlp::decode_logs(&out).unwrap(), vec![log]);
+    let Event::Metric(metric) = histogram() else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    encoder.encode(&Event::Metric(metric.clone()), &mut out);
+    assert_eq!(logbridge_otlp::decode_metrics(&out).unwrap(), vec![metric]);
+    // Files and consoles write lines: they refuse it.
+    let config: crate::encoding::EncodingConfig =
+        serde_json::from_value(serde_json::json!({"codec": "otlp"})).unwrap();
+    assert!(config.encoder().is_ok());
+    let err = config.line_encoder().unwrap_err();
+    assert!(err.message.contains("binary records"), "{err:?}");
 }
 
 /// The `json` view of metrics and spans keeps the schema URLs of their

@@ -34,7 +34,7 @@ pub struct ConsoleConfig {
 impl SinkConfig for ConsoleConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         Ok(Box::new(Console {
-            encoder: self.encoding.encoder().map_err(encoding_error)?,
+            encoder: self.encoding.line_encoder().map_err(encoding_error)?,
             target: self.target,
         }))
     }

@@ -72,7 +72,7 @@ impl SinkConfig for FileSinkConfig {
         let path = Template::parse(&self.path).map_err(|e| BuildError::new("path", e.0))?;
         Ok(Box::new(FileSink {
             path,
-            encoder: self.encoding.encoder().map_err(encoding_error)?,
+            encoder: self.encoding.line_encoder().map_err(encoding_error)?,
             compression: self.compression,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             files: HashMap::new(),

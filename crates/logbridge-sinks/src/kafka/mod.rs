@@ -46,6 +46,8 @@ pub struct KafkaSinkConfig {
     pub topic: String,
     /// A field whose value becomes the record key (records with the same
     /// key go to the same partition). Without it, records have no key.
+    /// `%trace_id` keys logs and spans by trace, so that a trace's records
+    /// share a partition (what `tail_sample` behind a `kafka` source needs).
     #[serde(default)]
     pub key_field: Option<String>,
     /// How events are encoded into the record payload.
@@ -283,7 +285,9 @@ impl Sink for KafkaSink {
             for event in batch.events() {
                 payload.clear();
                 self.encoder.encode(event, &mut payload);
-                if payload.last() == Some(&b'\n') {
+                // A line codec ends the record with `\n`; a binary one
+                // (whose last byte may be 0x0a) does not.
+                if !self.encoder.codec().is_binary() && payload.last() == Some(&b'\n') {
                     payload.pop();
                 }
                 bytes += payload.len();
@@ -338,8 +342,7 @@ impl Sink for KafkaSink {
 /// The record key from a field: strings as their bytes, other values as
 /// their text.
 fn key_of(event: &Event, path: &Path) -> Option<Vec<u8>> {
-    let Event::Log(log) = event else { return None };
-    let value = log.get(path)?;
+    let value = event.get(path)?;
     match value.as_ref() {
         Value::Null => None,
         Value::Bytes(b) => Some(b.to_vec()),
@@ -499,5 +502,23 @@ mod tests {
         let p = Path::parse(".user").unwrap();
         log.insert(&p, Value::Integer(42)).unwrap();
         assert_eq!(key_of(&Event::Log(log), &p), Some(b"42".to_vec()));
+    }
+
+    #[test]
+    fn trace_id_keys_logs_and_spans_alike() {
+        let id = logbridge_event::TraceId([7; 16]);
+        let p = Path::parse("%trace_id").unwrap();
+        let span = logbridge_event::Span {
+            trace_id: id,
+            ..Default::default()
+        };
+        let log = logbridge_event::LogRecord {
+            trace_id: Some(id),
+            ..Default::default()
+        };
+        let hex = id.to_hex().into_bytes();
+        assert_eq!(key_of(&Event::Span(Box::new(span)), &p), Some(hex.clone()));
+        assert_eq!(key_of(&Event::Log(log), &p), Some(hex));
+        assert_eq!(key_of(&Event::Log(Default::default()), &p), None);
     }
 }

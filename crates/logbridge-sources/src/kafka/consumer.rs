@@ -30,7 +30,7 @@ use rdkafka::{ClientConfig, ClientContext, Statistics, TopicPartitionList};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
-use super::decode::{DecodingCodec, PayloadDecoder, RawBatchBuilder};
+use super::decode::{DecodingCodec, OtlpSignal, PayloadDecoder, RawBatchBuilder};
 use super::offsets::{AckOutcome, BatchTicket, Offsets, PartitionKey};
 use super::stage::{DecodeStage, Job, Unsent};
 use logbridge_kafka::client::{Reporter, any_broker_up};
@@ -58,6 +58,8 @@ pub(crate) struct ConsumerSettings {
     pub(crate) topics: Vec<String>,
     pub(crate) bootstrap: String,
     pub(crate) codec: DecodingCodec,
+    /// For `otlp`: the signals to try, in order.
+    pub(crate) signals: Vec<OtlpSignal>,
     pub(crate) max_batch_events: usize,
     pub(crate) drain_timeout: Duration,
 }
@@ -80,7 +82,10 @@ impl Source for KafkaSource {
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(parallelism * 2);
         let stage = DecodeStage {
-            decoder: Arc::new(PayloadDecoder::new(settings.codec)),
+            decoder: Arc::new(PayloadDecoder::new(
+                settings.codec,
+                settings.signals.clone(),
+            )),
             out: cx.out,
             shutdown: cx.shutdown.clone(),
             metrics: cx.metrics.clone(),

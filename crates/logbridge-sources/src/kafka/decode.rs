@@ -1,6 +1,7 @@
-//! Turning Kafka records into log events: the payload by the configured
-//! codec, and the record's topic, partition, offset, key, timestamp and
-//! headers as `%kafka.*` metadata.
+//! Turning Kafka records into events: the payload by the configured codec
+//! (logs, or with `otlp` any OpenTelemetry signal), and for logs the
+//! record's topic, partition, offset, key, timestamp and headers as
+//! `%kafka.*` metadata.
 //!
 //! The consumer thread copies a partition's records out of librdkafka into
 //! one [`RawBatch`] (payloads and keys in one buffer, so decoded strings
@@ -11,8 +12,9 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 use logbridge_codec::decode::{Parser, ParserConfig};
 use logbridge_component::dropped::mark_dropped;
-use logbridge_event::Event;
+use logbridge_event::{DataKind, Event};
 use logbridge_event::{KeyString, LogRecord, ObjectMap, Value};
+use logbridge_otlp::Signal;
 use serde::Deserialize;
 
 /// `decoding.codec`: how a record's payload becomes an event.
@@ -28,10 +30,42 @@ pub enum DecodingCodec {
     Json,
     /// `key=value` pairs.
     Logfmt,
-    /// An OTLP `ExportLogsServiceRequest` (protobuf); one event per log
-    /// record, with its resource and scope.
+    /// An OTLP export request in protobuf (as the `kafka` sink's `otlp`
+    /// codec and the collector's `otlp_proto` write it): one event per log
+    /// record, data point or span, with its resource and scope. Which
+    /// signals are tried, in order, is `signal_types`.
     Otlp,
 }
+
+/// An OpenTelemetry signal, for `decoding.signal_types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpSignal {
+    Logs,
+    Metrics,
+    Traces,
+}
+
+impl OtlpSignal {
+    fn kind(self) -> DataKind {
+        match self {
+            OtlpSignal::Logs => DataKind::LOG,
+            OtlpSignal::Metrics => DataKind::METRIC,
+            OtlpSignal::Traces => DataKind::SPAN,
+        }
+    }
+
+    fn signal(self) -> Signal {
+        match self {
+            OtlpSignal::Logs => Signal::Logs,
+            OtlpSignal::Metrics => Signal::Metrics,
+            OtlpSignal::Traces => Signal::Traces,
+        }
+    }
+}
+
+/// Vector's order: logs, metrics, traces.
+const ALL_SIGNALS: [OtlpSignal; 3] = [OtlpSignal::Logs, OtlpSignal::Metrics, OtlpSignal::Traces];
 
 /// `decoding`: how record payloads are decoded.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -40,17 +74,57 @@ pub struct DecodingConfig {
     /// `text` (the default), `json`, `logfmt` or `otlp`.
     #[serde(default)]
     pub codec: DecodingCodec,
+    /// For `otlp`: the signals a payload may hold, tried in this order
+    /// (`logs`, `metrics`, `traces`, all three by default, as in Vector).
+    /// The source sends only these kinds: `["traces"]` in front of
+    /// `tail_sample`.
+    #[serde(default)]
+    pub signal_types: Option<Vec<OtlpSignal>>,
+}
+
+impl DecodingConfig {
+    /// The signals to try, checked against the codec.
+    pub(crate) fn signals(&self) -> Result<Vec<OtlpSignal>, String> {
+        match (&self.signal_types, self.codec) {
+            (None, _) => Ok(ALL_SIGNALS.to_vec()),
+            (Some(_), codec) if codec != DecodingCodec::Otlp => {
+                Err("`signal_types` applies to `codec = \"otlp\"` only".to_owned())
+            }
+            (Some(list), _) if list.is_empty() => Err("`signal_types` is empty".to_owned()),
+            (Some(list), _) => {
+                let mut unique = Vec::new();
+                for signal in list {
+                    if !unique.contains(signal) {
+                        unique.push(*signal);
+                    }
+                }
+                Ok(unique)
+            }
+        }
+    }
+
+    /// The kinds of events the source sends.
+    pub(crate) fn kinds(&self) -> DataKind {
+        match self.codec {
+            DecodingCodec::Otlp => self
+                .signals()
+                .unwrap_or_default()
+                .iter()
+                .fold(DataKind::NONE, |k, s| k.union(s.kind())),
+            _ => DataKind::LOG,
+        }
+    }
 }
 
 /// A configured payload decoder.
 pub(crate) enum PayloadDecoder {
     Text,
     Parsed(Parser),
-    Otlp,
+    Otlp(Vec<OtlpSignal>),
 }
 
 impl PayloadDecoder {
-    pub(crate) fn new(codec: DecodingCodec) -> PayloadDecoder {
+    pub(crate) fn new(codec: DecodingCodec, signals: Vec<OtlpSignal>) -> PayloadDecoder {
         let parsed = |config: ParserConfig| match Parser::new(&config) {
             Ok(parser) => PayloadDecoder::Parsed(parser),
             // json and logfmt take no options that could be wrong.
@@ -60,7 +134,7 @@ impl PayloadDecoder {
             DecodingCodec::Text => PayloadDecoder::Text,
             DecodingCodec::Json => parsed(ParserConfig::Json),
             DecodingCodec::Logfmt => parsed(ParserConfig::Logfmt),
-            DecodingCodec::Otlp => PayloadDecoder::Otlp,
+            DecodingCodec::Otlp => PayloadDecoder::Otlp(signals),
         }
     }
 
@@ -69,30 +143,42 @@ impl PayloadDecoder {
         &self,
         payload: &Bytes,
         now: i64,
-        out: &mut Vec<LogRecord>,
+        out: &mut Vec<Event>,
     ) -> Result<(), String> {
         match self {
             PayloadDecoder::Text => {
-                out.push(LogRecord::from_line(payload.clone(), now));
+                out.push(Event::Log(LogRecord::from_line(payload.clone(), now)));
             }
             PayloadDecoder::Parsed(parser) => {
                 let fields = parser
                     .parse_bytes(payload, now)
                     .map_err(|e| e.to_string())?;
-                out.push(LogRecord::from_fields(fields, now));
+                out.push(Event::Log(LogRecord::from_fields(fields, now)));
             }
-            PayloadDecoder::Otlp => {
-                let records = logbridge_otlp::decode_logs(payload).map_err(|e| e.to_string())?;
-                out.extend(records.into_iter().map(|mut r| {
-                    if r.observed_time_unix_nano == 0 {
-                        r.observed_time_unix_nano = now;
-                    }
-                    r
-                }));
-            }
+            PayloadDecoder::Otlp(signals) => decode_otlp(signals, payload, now, out)?,
         }
         Ok(())
     }
+}
+
+/// The events of an OTLP request of one of `signals`; a log without an
+/// observed time gets the time it was read.
+fn decode_otlp(
+    signals: &[OtlpSignal],
+    payload: &[u8],
+    now: i64,
+    out: &mut Vec<Event>,
+) -> Result<(), String> {
+    let signals: Vec<Signal> = signals.iter().map(|s| s.signal()).collect();
+    for mut event in logbridge_otlp::decode_any(payload, &signals)? {
+        if let Event::Log(log) = &mut event
+            && log.observed_time_unix_nano == 0
+        {
+            log.observed_time_unix_nano = now;
+        }
+        out.push(event);
+    }
+    Ok(())
 }
 
 /// One record of a [`RawBatch`]: where its bytes are in the batch's
@@ -195,7 +281,7 @@ pub(crate) fn decode_batch(
         dropped: Vec::new(),
         bytes: batch.data.len(),
     };
-    let mut logs = Vec::new();
+    let mut events = Vec::new();
     for record in &batch.records {
         let payload = batch.data.slice(record.payload.clone());
         let meta = RecordMeta {
@@ -206,12 +292,15 @@ pub(crate) fn decode_batch(
             timestamp_millis: record.timestamp_millis,
             headers: &record.headers,
         };
-        logs.clear();
-        match decoder.decode(&payload, now, &mut logs) {
+        events.clear();
+        match decoder.decode(&payload, now, &mut events) {
             Ok(()) => {
-                for mut log in logs.drain(..) {
-                    meta.apply(&mut log);
-                    decoded.events.push(Event::Log(log));
+                for mut event in events.drain(..) {
+                    // Metrics and spans have no metadata to carry `%kafka`.
+                    if let Event::Log(log) = &mut event {
+                        meta.apply(log);
+                    }
+                    decoded.events.push(event);
                 }
             }
             Err(reason) => {
@@ -303,7 +392,7 @@ mod tests {
         );
         builder.push(42, b"{not json", None, None, vec![]);
         let batch = builder.build(Bytes::from_static(b"logs"), 2);
-        let decoder = PayloadDecoder::new(DecodingCodec::Json);
+        let decoder = PayloadDecoder::new(DecodingCodec::Json, Vec::new());
         let mut decoded = decode_batch(&decoder, &batch, 5, "in");
         assert_eq!(decoded.dropped.len(), 1);
         let Some(Event::Log(log)) = decoded.events.pop() else {
@@ -342,7 +431,12 @@ mod tests {
         let mut builder = RawBatchBuilder::new();
         builder.push(7, &payload, None, Some(5), vec![]);
         let batch = builder.build(Bytes::from_static(b"otlp"), 0);
-        let decoded = decode_batch(&PayloadDecoder::new(DecodingCodec::Otlp), &batch, 9, "in");
+        let decoded = decode_batch(
+            &PayloadDecoder::new(DecodingCodec::Otlp, ALL_SIGNALS.to_vec()),
+            &batch,
+            9,
+            "in",
+        );
         assert!(decoded.dropped.is_empty());
         assert_eq!(decoded.events.len(), 3);
         for (i, event) in decoded.events.iter().enumerate() {
@@ -358,17 +452,99 @@ mod tests {
     }
 
     #[test]
+    fn otlp_records_of_any_signal_become_their_events() {
+        let span = logbridge_event::Span {
+            trace_id: logbridge_event::TraceId([9; 16]),
+            name: "op".into(),
+            ..Default::default()
+        };
+        let mut builder = RawBatchBuilder::new();
+        builder.push(
+            3,
+            &logbridge_otlp::encode_traces(std::slice::from_ref(&span)),
+            None,
+            None,
+            vec![],
+        );
+        builder.push(
+            4,
+            &logbridge_otlp::encode_logs(&[LogRecord::from_line(Bytes::from_static(b"x"), 1)]),
+            None,
+            None,
+            vec![],
+        );
+        let batch = builder.build(Bytes::from_static(b"spans"), 0);
+        let all = decode_batch(
+            &PayloadDecoder::new(DecodingCodec::Otlp, ALL_SIGNALS.to_vec()),
+            &batch,
+            9,
+            "in",
+        );
+        assert_eq!(all.events.len(), 2);
+        assert_eq!(all.events[0], Event::Span(Box::new(span)));
+        assert!(matches!(all.events[1], Event::Log(_)));
+        // Traces only: the log record is not one, and goes to `dropped`.
+        let traces = decode_batch(
+            &PayloadDecoder::new(DecodingCodec::Otlp, vec![OtlpSignal::Traces]),
+            &batch,
+            9,
+            "in",
+        );
+        assert_eq!(traces.events.len(), 1);
+        assert_eq!(traces.dropped.len(), 1);
+    }
+
+    #[test]
+    fn signal_types_choose_what_the_source_sends() {
+        let config =
+            |json: serde_json::Value| serde_json::from_value::<DecodingConfig>(json).unwrap();
+        let otlp = config(serde_json::json!({"codec": "otlp"}));
+        assert_eq!(otlp.kinds(), DataKind::ALL);
+        let traces =
+            config(serde_json::json!({"codec": "otlp", "signal_types": ["traces", "traces"]}));
+        assert_eq!(traces.kinds(), DataKind::SPAN);
+        assert_eq!(traces.signals().unwrap(), vec![OtlpSignal::Traces]);
+        assert_eq!(
+            config(serde_json::json!({"codec": "json"})).kinds(),
+            DataKind::LOG
+        );
+        assert!(
+            config(serde_json::json!({"codec": "json", "signal_types": ["logs"]}))
+                .signals()
+                .is_err()
+        );
+        assert!(
+            config(serde_json::json!({"codec": "otlp", "signal_types": []}))
+                .signals()
+                .is_err()
+        );
+    }
+
+    proptest::proptest! {
+        /// Any payload decodes to events or fails with a reason; never a
+        /// panic.
+        #[test]
+        fn any_otlp_payload_decodes_or_fails_cleanly(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let decoder = PayloadDecoder::new(DecodingCodec::Otlp, ALL_SIGNALS.to_vec());
+            let mut out = Vec::new();
+            if let Err(reason) = decoder.decode(&Bytes::from(payload), 0, &mut out) {
+                proptest::prop_assert!(reason.starts_with("not an OTLP export request"));
+            }
+        }
+    }
+
+    #[test]
     fn undecodable_payloads_are_errors_not_panics() {
         let mut out = Vec::new();
         for codec in [DecodingCodec::Json, DecodingCodec::Otlp] {
             assert!(
-                PayloadDecoder::new(codec)
+                PayloadDecoder::new(codec, ALL_SIGNALS.to_vec())
                     .decode(&Bytes::from_static(b"\xff{not"), 0, &mut out)
                     .is_err()
             );
         }
         assert!(out.is_empty());
-        PayloadDecoder::new(DecodingCodec::Text)
+        PayloadDecoder::new(DecodingCodec::Text, Vec::new())
             .decode(&Bytes::new(), 0, &mut out)
             .unwrap();
         assert_eq!(out.len(), 1);

@@ -14,13 +14,14 @@ mod stage;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use logbridge_component::dropped::log_outputs_with_dropped;
-use logbridge_component::{BuildContext, BuildError, OutputDef, Source, SourceConfig};
+use logbridge_component::{
+    BuildContext, BuildError, DROPPED_OUTPUT, OutputDef, Source, SourceConfig,
+};
+use logbridge_event::DataKind;
 use serde::Deserialize;
 
 use self::consumer::{ConsumerSettings, KafkaSource};
-use self::decode::PayloadDecoder;
-pub use self::decode::{DecodingCodec, DecodingConfig};
+pub use self::decode::{DecodingCodec, DecodingConfig, OtlpSignal};
 use logbridge_kafka::client;
 use logbridge_kafka::options::{OptionValue, rendered};
 
@@ -173,6 +174,10 @@ impl KafkaSourceConfig {
             topics: self.topics.clone(),
             bootstrap: self.bootstrap_servers.clone(),
             codec: self.decoding.codec,
+            signals: self
+                .decoding
+                .signals()
+                .map_err(|e| BuildError::new("decoding", e))?,
             max_batch_events: self.max_batch_events,
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
         })
@@ -192,13 +197,15 @@ fn valid_topic_name(name: &str) -> bool {
 impl SourceConfig for KafkaSourceConfig {
     fn build(&self, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         let settings = self.settings(cx)?;
-        // Checks the codec now; the consumer makes its own.
-        let _ = PayloadDecoder::new(settings.codec);
         Ok(Box::new(KafkaSource::new(settings)))
     }
 
     fn outputs(&self) -> Vec<OutputDef> {
-        log_outputs_with_dropped()
+        // What does not decode goes to `dropped` as a log of the payload.
+        vec![
+            OutputDef::default_output(self.decoding.kinds()),
+            OutputDef::named(DROPPED_OUTPUT, DataKind::LOG),
+        ]
     }
 }
 
