@@ -7,10 +7,15 @@
 //! reference only after the data is durably written, and mark the status
 //! first if delivery failed for good. Events dropped on purpose (a filter)
 //! simply drop their reference: that counts as delivered.
+//!
+//! A source may also withdraw a batch it can no longer acknowledge (a Kafka
+//! partition taken away: the next owner reads those records again). A
+//! component that holds events for a while (`tail_sample`) then drops them
+//! instead of sending on what would be read twice, or a part of a whole.
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use smallvec::SmallVec;
 
@@ -41,6 +46,9 @@ type Callback = Box<dyn FnOnce(BatchStatus) + Send>;
 pub struct BatchNotifier {
     status: AtomicU8,
     callback: Mutex<Option<Callback>>,
+    /// Set by the source when it withdraws the batch; shared by the
+    /// batches it may withdraw together.
+    withdrawn: Option<Arc<AtomicBool>>,
 }
 
 impl BatchNotifier {
@@ -50,7 +58,28 @@ impl BatchNotifier {
         Arc::new(BatchNotifier {
             status: AtomicU8::new(BatchStatus::Delivered as u8),
             callback: Mutex::new(Some(Box::new(callback))),
+            withdrawn: None,
         })
+    }
+
+    /// Like [`BatchNotifier::new`], for a batch the source withdraws by
+    /// setting `withdrawn`.
+    pub fn withdrawable(
+        withdrawn: Arc<AtomicBool>,
+        callback: impl FnOnce(BatchStatus) + Send + 'static,
+    ) -> Arc<BatchNotifier> {
+        Arc::new(BatchNotifier {
+            status: AtomicU8::new(BatchStatus::Delivered as u8),
+            callback: Mutex::new(Some(Box::new(callback))),
+            withdrawn: Some(withdrawn),
+        })
+    }
+
+    /// Whether the source withdrew the batch.
+    pub fn is_withdrawn(&self) -> bool {
+        self.withdrawn
+            .as_ref()
+            .is_some_and(|w| w.load(Ordering::Acquire))
     }
 
     pub fn update_status(&self, status: BatchStatus) {
@@ -102,6 +131,11 @@ impl Finalizers {
     /// Takes over `other`'s references (a sink merging batches).
     pub fn merge(&mut self, other: Finalizers) {
         self.0.extend(other.0);
+    }
+
+    /// Whether a source withdrew any of these batches.
+    pub fn any_withdrawn(&self) -> bool {
+        self.0.iter().any(|n| n.is_withdrawn())
     }
 
     pub fn update_status(&self, status: BatchStatus) {

@@ -12,7 +12,10 @@
 //! Each batch holds records of one partition, so one acknowledgement moves
 //! one partition's offset. Records buffered but not yet sent when their
 //! partition is revoked are discarded: they were not committed, so the
-//! next owner reads them.
+//! next owner reads them. Batches sent but still unacknowledged when the
+//! wait for them ends are withdrawn (`BatchNotifier::withdrawable`), so a
+//! component still holding them (`tail_sample`) drops them rather than
+//! send on what the next owner sends too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -571,13 +574,14 @@ impl Reader {
             if shared.offsets.generation(key) != Some(buffer.generation) {
                 return Flow::Continue; // revoked meanwhile
             }
-            shared.offsets.register(key, last_offset)
+            let withdrawal = shared.offsets.withdrawal(key);
+            shared.offsets.register(key, last_offset).zip(withdrawal)
         };
-        let Some(ticket) = ticket else {
+        let Some((ticket, withdrawal)) = ticket else {
             return Flow::Continue;
         };
         let acks = self.ack_tx.clone();
-        let finalizers = Finalizers::new(BatchNotifier::new(move |status| {
+        let finalizers = Finalizers::new(BatchNotifier::withdrawable(withdrawal, move |status| {
             let _ = acks.send((ticket, status));
         }));
         let job = Job {

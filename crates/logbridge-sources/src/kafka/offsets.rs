@@ -10,6 +10,8 @@
 //! bookkeeping: no I/O, no clock.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use logbridge_event::BatchStatus;
 
@@ -35,6 +37,9 @@ struct Slot {
 #[derive(Debug)]
 struct Partition {
     generation: u64,
+    /// Set when the partition is revoked: its batches still in flight
+    /// are withdrawn (the next owner reads them again).
+    withdrawn: Arc<AtomicBool>,
     /// Sequence number of `pending[0]`.
     first_seq: u64,
     next_seq: u64,
@@ -68,6 +73,7 @@ impl Offsets {
             key,
             Partition {
                 generation: self.next_generation,
+                withdrawn: Arc::default(),
                 first_seq: 0,
                 next_seq: 0,
                 pending: VecDeque::new(),
@@ -76,9 +82,17 @@ impl Offsets {
         );
     }
 
-    /// Forgets a revoked partition; its late acknowledgements are ignored.
+    /// Forgets a revoked partition and withdraws its batches in flight;
+    /// their late acknowledgements are ignored.
     pub(crate) fn revoke(&mut self, key: &PartitionKey) {
-        self.partitions.remove(key);
+        if let Some(p) = self.partitions.remove(key) {
+            p.withdrawn.store(true, Ordering::Release);
+        }
+    }
+
+    /// The flag that withdraws the partition's batches when it is revoked.
+    pub(crate) fn withdrawal(&self, key: &PartitionKey) -> Option<Arc<AtomicBool>> {
+        self.partitions.get(key).map(|p| p.withdrawn.clone())
     }
 
     pub(crate) fn is_assigned(&self, key: &PartitionKey) -> bool {
@@ -157,6 +171,22 @@ mod tests {
 
     fn key(p: i32) -> PartitionKey {
         ("logs".to_owned(), p)
+    }
+
+    #[test]
+    fn revoking_withdraws_the_batches_of_that_assignment_only() {
+        let mut o = Offsets::default();
+        o.assign(key(0));
+        o.assign(key(1));
+        let first = o.withdrawal(&key(0)).unwrap();
+        let other = o.withdrawal(&key(1)).unwrap();
+        o.revoke(&key(0));
+        assert!(first.load(Ordering::Acquire));
+        assert!(!other.load(Ordering::Acquire));
+        assert!(o.withdrawal(&key(0)).is_none());
+        // Assigned again: a new flag, not withdrawn.
+        o.assign(key(0));
+        assert!(!o.withdrawal(&key(0)).unwrap().load(Ordering::Acquire));
     }
 
     #[test]

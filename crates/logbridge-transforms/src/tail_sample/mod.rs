@@ -16,7 +16,10 @@
 //!
 //! Held traces keep the finalizers of the batches their spans came in:
 //! a source acknowledges (a Kafka source commits) only past spans whose
-//! trace was decided, and, when kept, delivered.
+//! trace was decided, and, when kept, delivered. A trace whose spans the
+//! source withdrew (their Kafka partition moved to another consumer, which
+//! reads them again) is dropped undecided, so no trace leaves twice or in
+//! part.
 //!
 //! Decision times come in arrival order (one wait for all), so a FIFO
 //! queue orders them; no timer wheel is needed.
@@ -124,6 +127,12 @@ static LATE_SPANS: GaugeDef = GaugeDef {
 static EARLY_DECISIONS: GaugeDef = GaugeDef {
     name: "logbridge_tail_sample_early_decisions_total",
     help: "Traces decided before their wait was over, by reason (num_traces, max_spans_per_trace).",
+    counter: true,
+};
+
+static WITHDRAWN_TRACES: GaugeDef = GaugeDef {
+    name: "logbridge_tail_sample_withdrawn_traces_total",
+    help: "Traces dropped undecided because their source withdrew their spans (a Kafka partition moved to another consumer, which decides them).",
     counter: true,
 };
 
@@ -243,6 +252,7 @@ struct Counts {
     late: [u64; 2],
     early_full: u64,
     early_large: u64,
+    withdrawn: u64,
     discarded: usize,
 }
 
@@ -407,6 +417,15 @@ impl TailSample {
             return;
         };
         self.held_spans -= held.spans.len();
+        if held.finalizers.any_withdrawn() {
+            // The source gave these spans up (a Kafka partition moved): the
+            // next owner reads the whole trace again and decides it. Sending
+            // this copy, perhaps a part of the trace, would duplicate or
+            // cut it.
+            self.counts.withdrawn += 1;
+            self.counts.discarded += held.spans.len();
+            return;
+        }
         let view = TraceView {
             trace_id,
             spans: &held.spans,
@@ -484,6 +503,9 @@ impl TailSample {
             if n > 0 {
                 m.add_to_gauge(&EARLY_DECISIONS, &[("reason", reason)], n as i64);
             }
+        }
+        if counts.withdrawn > 0 {
+            m.add_to_gauge(&WITHDRAWN_TRACES, &[], counts.withdrawn as i64);
         }
         if counts.discarded > 0 {
             m.add_discarded(counts.discarded, true);

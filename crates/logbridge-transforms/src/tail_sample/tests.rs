@@ -543,6 +543,26 @@ fn finalizers_wait_for_the_decision() {
 }
 
 #[test]
+fn a_trace_its_source_withdrew_is_dropped_undecided() {
+    let mut h = Harness::new(&config(ALWAYS, ""));
+    let withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let finalizers = Finalizers::new(BatchNotifier::withdrawable(withdrawn.clone(), |_| {}));
+    h.send_batch(
+        0.0,
+        EventBatch::new(vec![ev(span(1, 1, 0, 1))]).with_finalizers(finalizers),
+    );
+    h.send(0.1, vec![ev(span(2, 1, 0, 1))]);
+    withdrawn.store(true, Ordering::Release);
+    let kept = h.tick(2.0);
+    assert_eq!(ids(&kept), vec![(trace(2), SpanId([1; 8]))]);
+    assert_eq!(
+        h.counter("logbridge_tail_sample_withdrawn_traces_total", ""),
+        1
+    );
+    assert_eq!(h.counter("logbridge_tail_sample_traces_total", ""), 1);
+}
+
+#[test]
 fn configuration_errors_say_what_is_wrong() {
     let err = |policies: &str| {
         let cfg: TailSampleConfig = toml::from_str(policies).unwrap();
