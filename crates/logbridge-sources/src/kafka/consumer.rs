@@ -12,10 +12,10 @@
 //! Each batch holds records of one partition, so one acknowledgement moves
 //! one partition's offset. Records buffered but not yet sent when their
 //! partition is revoked are discarded: they were not committed, so the
-//! next owner reads them. Batches sent but still unacknowledged when the
-//! wait for them ends are withdrawn (`BatchNotifier::withdrawable`), so a
-//! component still holding them (`tail_sample`) drops them rather than
-//! send on what the next owner sends too.
+//! next owner reads them. Batches sent but unacknowledged when a
+//! revocation begins are withdrawn (`BatchNotifier::withdrawable`), so a
+//! component holding them (`tail_sample`) fails them rather than decide
+//! on part of what the next owner reads whole.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,9 +205,14 @@ impl ConsumerContext for SourceClient {
         let revoked = keys(list);
         // Give the revoked partitions' batches in flight a moment to be
         // acknowledged, so their offsets are committed before the next
-        // owner starts.
+        // owner starts. They are withdrawn first: nothing more of these
+        // partitions will be read here, so a component holding their
+        // records to decide on a whole (`tail_sample`) must not decide now.
         let deadline = Instant::now() + self.drain_timeout;
         let mut shared = self.lock();
+        for key in &revoked {
+            shared.offsets.withdraw(key);
+        }
         loop {
             apply_acks(&mut shared, consumer, &self.metrics);
             let left: usize = revoked.iter().map(|k| shared.offsets.in_flight(k)).sum();

@@ -90,6 +90,15 @@ impl Offsets {
         }
     }
 
+    /// Withdraws the partition's batches in flight as its revocation
+    /// begins: what decides on them from now on (`tail_sample`) sees only
+    /// what was read before, and must leave them to the next owner.
+    pub(crate) fn withdraw(&self, key: &PartitionKey) {
+        if let Some(p) = self.partitions.get(key) {
+            p.withdrawn.store(true, Ordering::Release);
+        }
+    }
+
     /// The flag that withdraws the partition's batches when it is revoked.
     pub(crate) fn withdrawal(&self, key: &PartitionKey) -> Option<Arc<AtomicBool>> {
         self.partitions.get(key).map(|p| p.withdrawn.clone())

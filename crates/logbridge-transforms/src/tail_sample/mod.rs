@@ -17,9 +17,9 @@
 //! Held traces keep the finalizers of the batches their spans came in:
 //! a source acknowledges (a Kafka source commits) only past spans whose
 //! trace was decided, and, when kept, delivered. A trace whose spans the
-//! source withdrew (their Kafka partition moved to another consumer, which
-//! reads them again) is dropped undecided, so no trace leaves twice or in
-//! part.
+//! source withdrew (their Kafka partition is moving to another consumer,
+//! which reads them again) is dropped undecided and its batches failed, so
+//! the source commits nothing past it and no trace leaves in part.
 //!
 //! Decision times come in arrival order (one wait for all), so a FIFO
 //! queue orders them; no timer wheel is needed.
@@ -36,7 +36,7 @@ use logbridge_component::{
     BuildContext, BuildError, DROPPED_OUTPUT, OutputDef, Transform, TransformConfig,
     TransformOutputs, dropped::mark_dropped,
 };
-use logbridge_event::{DataKind, Event, EventBatch, Finalizers, TraceId};
+use logbridge_event::{BatchStatus, DataKind, Event, EventBatch, Finalizers, TraceId};
 use lru::LruCache;
 use serde::Deserialize;
 
@@ -421,7 +421,8 @@ impl TailSample {
             // The source gave these spans up (a Kafka partition moved): the
             // next owner reads the whole trace again and decides it. Sending
             // this copy, perhaps a part of the trace, would duplicate or
-            // cut it.
+            // cut it; failing it keeps the source from committing past it.
+            held.finalizers.update_status(BatchStatus::Errored);
             self.counts.withdrawn += 1;
             self.counts.discarded += held.spans.len();
             return;

@@ -546,7 +546,11 @@ fn finalizers_wait_for_the_decision() {
 fn a_trace_its_source_withdrew_is_dropped_undecided() {
     let mut h = Harness::new(&config(ALWAYS, ""));
     let withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let finalizers = Finalizers::new(BatchNotifier::withdrawable(withdrawn.clone(), |_| {}));
+    let status = Arc::new(std::sync::Mutex::new(None));
+    let seen = status.clone();
+    let finalizers = Finalizers::new(BatchNotifier::withdrawable(withdrawn.clone(), move |s| {
+        *seen.lock().unwrap() = Some(s);
+    }));
     h.send_batch(
         0.0,
         EventBatch::new(vec![ev(span(1, 1, 0, 1))]).with_finalizers(finalizers),
