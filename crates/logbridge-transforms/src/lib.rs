@@ -26,6 +26,7 @@ pub mod route;
 #[cfg(feature = "rules")]
 pub mod rules;
 pub mod sample;
+pub mod span_metrics;
 pub mod tail_sample;
 pub mod throttle;
 

@@ -157,6 +157,9 @@ static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     #[cfg(feature = "rules")]
     ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),
     ComponentType::transform::<logbridge_transforms::sample::SampleConfig>("sample"),
+    ComponentType::transform::<logbridge_transforms::span_metrics::SpanMetricsConfig>(
+        "span_metrics",
+    ),
     ComponentType::transform::<logbridge_transforms::tail_sample::TailSampleConfig>("tail_sample"),
     ComponentType::transform::<logbridge_transforms::throttle::ThrottleConfig>("throttle"),
 ];

@@ -1,6 +1,7 @@
-//! End-to-end: `tail_sample` in the real binary, OTLP/HTTP in and an OTLP
-//! archive out: failed and slow traces are kept whole, the rest dropped,
-//! and the counters say so.
+//! End-to-end: the transforms over traces in the real binary, OTLP/HTTP
+//! in. `tail_sample` into an OTLP archive: failed and slow traces are kept
+//! whole, the rest dropped, and the counters say so. `span_metrics` into a
+//! Prometheus exporter: calls and durations per series.
 
 mod support;
 
@@ -151,4 +152,80 @@ encoding.codec = "otlp_json"
         &[("policy", "errors"), ("decision", "sampled")],
     );
     assert_eq!(errors_voted, Some(10.0));
+}
+
+#[test]
+fn span_metrics_are_scraped_from_a_prometheus_exporter() {
+    let env = Env::new();
+    let (http, grpc, prom) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+http.address = "127.0.0.1:{http}"
+grpc.address = "127.0.0.1:{grpc}"
+receive.acknowledgements = false
+
+[transforms.red]
+type = "span_metrics"
+inputs = ["in.traces"]
+metrics_flush_interval_secs = 0.2
+dimensions = [{{ name = "http.route", default = "none" }}]
+
+[sinks.prom]
+type = "prometheus_exporter"
+inputs = ["red"]
+address = "127.0.0.1:{prom}"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_listening(&mut p, http);
+    let mut spans = Vec::new();
+    for i in 0..10u32 {
+        let mut s = span(1, i + 1, 0, if i < 7 { 20 } else { 300 }, i == 9);
+        if i < 4 {
+            s["attributes"] = json!([{ "key": "http.route", "value": { "stringValue": "/cart" } }]);
+        }
+        spans.push(s);
+    }
+    let rt = support::runtime();
+    let status = rt
+        .block_on(
+            reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{http}/v1/traces"))
+                .header("content-type", "application/json")
+                .body(request(spans))
+                .send(),
+        )
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let scrape = || {
+        support::http_get(prom, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    };
+    let value = |text: &str, series: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let cart = r#"traces_span_metrics_calls{http_route="/cart",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_UNSET"}"#;
+    let other = r#"traces_span_metrics_calls{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_UNSET"}"#;
+    let failed = r#"traces_span_metrics_calls{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_ERROR"}"#;
+    assert!(
+        wait_for(Duration::from_secs(10), || value(&scrape(), failed)
+            == Some(1.0)),
+        "{}",
+        scrape()
+    );
+    let text = scrape();
+    assert_eq!(value(&text, cart), Some(4.0), "{text}");
+    assert_eq!(value(&text, other), Some(5.0), "{text}");
+    // Seven spans of 20 ms are under 50 ms; the three of 300 ms are not.
+    let bucket = r#"traces_span_metrics_duration_bucket{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_UNSET",le="50.0"}"#;
+    assert_eq!(value(&text, bucket), Some(3.0), "{text}");
 }
