@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod condition;
 pub mod dedupe;
+mod duration_histogram;
 pub mod evictions;
 pub mod filter;
 mod fingerprint;
@@ -26,6 +27,7 @@ pub mod route;
 #[cfg(feature = "rules")]
 pub mod rules;
 pub mod sample;
+pub mod service_graph;
 pub mod span_metrics;
 pub mod tail_sample;
 pub mod throttle;

@@ -157,6 +157,9 @@ static TRANSFORMS: &[ComponentType<dyn TransformConfig>] = &[
     #[cfg(feature = "rules")]
     ComponentType::transform::<logbridge_transforms::rules::RulesTransformConfig>("rules"),
     ComponentType::transform::<logbridge_transforms::sample::SampleConfig>("sample"),
+    ComponentType::transform::<logbridge_transforms::service_graph::ServiceGraphConfig>(
+        "service_graph",
+    ),
     ComponentType::transform::<logbridge_transforms::span_metrics::SpanMetricsConfig>(
         "span_metrics",
     ),

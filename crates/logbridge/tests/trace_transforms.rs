@@ -1,7 +1,8 @@
 //! End-to-end: the transforms over traces in the real binary, OTLP/HTTP
 //! in. `tail_sample` into an OTLP archive: failed and slow traces are kept
-//! whole, the rest dropped, and the counters say so. `span_metrics` into a
-//! Prometheus exporter: calls and durations per series.
+//! whole, the rest dropped, and the counters say so. `span_metrics` and
+//! `service_graph` into a Prometheus exporter: calls and durations per
+//! series, and the calls between services.
 
 mod support;
 
@@ -228,4 +229,85 @@ address = "127.0.0.1:{prom}"
     // Seven spans of 20 ms are under 50 ms; the three of 300 ms are not.
     let bucket = r#"traces_span_metrics_duration_bucket{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_UNSET",le="50.0"}"#;
     assert_eq!(value(&text, bucket), Some(3.0), "{text}");
+}
+
+#[test]
+fn service_graph_edges_are_scraped_from_a_prometheus_exporter() {
+    let env = Env::new();
+    let (http, grpc, prom) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+http.address = "127.0.0.1:{http}"
+grpc.address = "127.0.0.1:{grpc}"
+receive.acknowledgements = false
+
+[transforms.graph]
+type = "service_graph"
+inputs = ["in.traces"]
+metrics_flush_interval_secs = 0.2
+
+[sinks.prom]
+type = "prometheus_exporter"
+inputs = ["graph"]
+address = "127.0.0.1:{prom}"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_listening(&mut p, http);
+    let side = |service: &str, trace: u32, id: u32, parent: Option<u32>, kind: u32| {
+        let mut s = span(trace, id, 0, 40, false);
+        s["kind"] = json!(kind);
+        if let Some(parent) = parent {
+            s["parentSpanId"] = json!(format!("{parent:016x}"));
+        }
+        json!({
+            "resource": { "attributes": [{ "key": "service.name", "value": { "stringValue": service } }] },
+            "scopeSpans": [{ "scope": {}, "spans": [s] }],
+        })
+    };
+    // Three calls from web (client, kind 3) to cart (server, kind 2).
+    let mut resource_spans = Vec::new();
+    for t in 1..=3 {
+        resource_spans.push(side("web", t, 1, None, 3));
+        resource_spans.push(side("cart", t, 2, Some(1), 2));
+    }
+    let body = serde_json::to_vec(&json!({ "resourceSpans": resource_spans })).unwrap();
+    let rt = support::runtime();
+    let status = rt
+        .block_on(
+            reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{http}/v1/traces"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        )
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let scrape = || {
+        support::http_get(prom, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    };
+    let series =
+        r#"traces_service_graph_request_total{client="web",failed="false",server="cart"} 3"#;
+    assert!(
+        wait_for(Duration::from_secs(10), || scrape()
+            .lines()
+            .any(|l| l == series)),
+        "{}",
+        scrape()
+    );
+    let text = scrape();
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("traces_service_graph_request_server_count{") && l.ends_with(" 3")
+        ),
+        "{text}"
+    );
 }

@@ -33,11 +33,12 @@ use logbridge_component::{
     BuildContext, BuildError, OutputDef, Transform, TransformConfig, TransformOutputs,
 };
 use logbridge_event::{
-    Bucket, DataKind, Event, EventBatch, Exemplar, KeyString, Metric, MetricKind, MetricValue,
-    Number, ObjectMap, Resource, Span, SpanKind, StatusCode, Temporality, Value,
+    DataKind, Event, EventBatch, Exemplar, KeyString, Metric, MetricKind, MetricValue, Number,
+    ObjectMap, Resource, Span, SpanKind, StatusCode, Temporality, Value,
 };
 use serde::Deserialize;
 
+use crate::duration_histogram::{self, Histogram, wall_clock_ns};
 use crate::fingerprint::Fingerprint;
 
 /// Turns spans into call and duration metrics.
@@ -158,12 +159,6 @@ fn default_exemplars_per_point() -> usize {
     5
 }
 
-/// The collector's default bounds, in milliseconds.
-const DEFAULT_BOUNDS_MS: [f64; 16] = [
-    2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0,
-    10000.0, 15000.0,
-];
-
 const BUILT_IN: [&str; 4] = ["service.name", "span.name", "span.kind", "status.code"];
 
 static OVERFLOW_SPANS: GaugeDef = GaugeDef {
@@ -177,25 +172,6 @@ static SERIES: GaugeDef = GaugeDef {
     help: "Series the span_metrics transform keeps.",
     counter: false,
 };
-
-/// A Go-style duration (`250us`, `2ms`, `1.5s`, `1m`) in milliseconds.
-fn duration_ms(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic() || c == 'µ')?;
-    let (number, unit) = text.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let factor = match unit {
-        "ns" => 1e-6,
-        "us" | "µs" => 1e-3,
-        "ms" => 1.0,
-        "s" => 1e3,
-        "m" => 60e3,
-        "h" => 3600e3,
-        _ => return None,
-    };
-    let ms = n * factor;
-    (ms.is_finite() && ms >= 0.0).then_some(ms)
-}
 
 impl TransformConfig for SpanMetricsConfig {
     fn build(&self, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
@@ -217,29 +193,14 @@ impl SpanMetricsConfig {
             DurationUnit::Milliseconds => 1.0,
             DurationUnit::Seconds => 1e-3,
         };
-        let bounds: Vec<f64> = match &self.histogram.explicit {
-            None => DEFAULT_BOUNDS_MS.iter().map(|b| b * scale).collect(),
-            Some(explicit) => {
-                let mut bounds = Vec::with_capacity(explicit.buckets.len());
-                for b in &explicit.buckets {
-                    let ms = duration_ms(b).ok_or_else(|| {
-                        BuildError::new(
-                            "histogram.explicit.buckets",
-                            format!("`{b}` is not a duration"),
-                        )
-                        .with_hint("write durations as \"250us\", \"2ms\" or \"1.5s\"")
-                    })?;
-                    bounds.push(ms * scale);
-                }
-                if bounds.is_empty() || bounds.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(BuildError::new(
-                        "histogram.explicit.buckets",
-                        "bucket bounds must be given in increasing order",
-                    ));
-                }
-                bounds
-            }
-        };
+        let bounds = duration_histogram::bounds(
+            "histogram.explicit.buckets",
+            self.histogram
+                .explicit
+                .as_ref()
+                .map(|e| e.buckets.as_slice()),
+            scale,
+        )?;
         for (i, d) in self.dimensions.iter().enumerate() {
             if BUILT_IN.contains(&d.name.as_str())
                 || self.dimensions[..i].iter().any(|o| o.name == d.name)
@@ -319,9 +280,7 @@ struct Series {
     labels: ObjectMap,
     resource: Option<Arc<Resource>>,
     calls: u64,
-    /// Per bucket, the last one above every bound.
-    buckets: Vec<u64>,
-    sum: f64,
+    duration: Histogram,
     exemplars: Vec<Exemplar>,
     start_ns: i64,
     last_seen_ns: i64,
@@ -428,13 +387,12 @@ impl SpanMetrics {
             overflow.insert(KeyString::from("otel.metric.overflow"), Value::Bool(true));
             labels = Some(overflow);
         }
-        let buckets = self.bounds.len() + 1;
+        let bounds = &self.bounds;
         let series = self.series.entry(key).or_insert_with(|| Series {
             labels: labels.take().unwrap_or_default(),
             resource: span.resource.clone(),
             calls: 0,
-            buckets: vec![0; buckets],
-            sum: 0.0,
+            duration: Histogram::new(bounds),
             exemplars: Vec::new(),
             start_ns: now_ns,
             last_seen_ns: now_ns,
@@ -445,11 +403,8 @@ impl SpanMetrics {
             .max(0);
         let duration = nanos as f64 / 1e6 * self.scale;
         series.calls += 1;
-        series.sum += duration;
+        series.duration.observe(bounds, duration);
         series.last_seen_ns = now_ns;
-        // The first bound at or above the duration.
-        let i = self.bounds.partition_point(|b| *b < duration);
-        series.buckets[i] += 1;
         if series.exemplars.len() < self.exemplars {
             series.exemplars.push(Exemplar {
                 value: Number::Float(duration),
@@ -494,36 +449,18 @@ impl SpanMetrics {
                 ..base.clone()
             }));
             if self.histogram {
-                let buckets = self
-                    .bounds
-                    .iter()
-                    .copied()
-                    .chain([f64::INFINITY])
-                    .zip(&series.buckets)
-                    .map(|(upper_bound, count)| Bucket {
-                        upper_bound,
-                        count: *count,
-                    })
-                    .collect();
                 points.push(Event::Metric(Metric {
                     name: self.duration_name.clone(),
                     kind: MetricKind::Histogram,
                     unit: self.unit.to_owned(),
-                    value: MetricValue::Histogram {
-                        buckets,
-                        count: series.calls,
-                        sum: Some(series.sum),
-                        min: None,
-                        max: None,
-                    },
+                    value: series.duration.value(&self.bounds),
                     exemplars,
                     ..base
                 }));
             }
             if self.delta {
                 series.calls = 0;
-                series.sum = 0.0;
-                series.buckets.iter_mut().for_each(|b| *b = 0);
+                series.duration.reset();
                 series.start_ns = now_ns;
             }
         }
@@ -538,12 +475,6 @@ impl SpanMetrics {
         self.metrics
             .set_gauge(&SERIES, &[], self.series.len() as i64);
     }
-}
-
-fn wall_clock_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl Transform for SpanMetrics {
