@@ -192,8 +192,12 @@ def bench_vector(work, src, expected):
     return run("vector", [vector, "--config", cfg, "--quiet"], lambda: count_lines(out), expected)
 
 
-def otlp_run(name, cmd, spans, ready_port, env=None):
-    """Runs a pipeline under the OTLP load generator; returns (spans/s, rss_kib)."""
+def otlp_run(name, cmd, spans, ready_port, env=None, load_args=(), poll=None):
+    """Runs a pipeline under the OTLP load generator; returns (spans/s, rss_kib).
+
+    With `load_args` (`--settle-ms` for a pipeline that samples) it returns
+    the generator's whole result and the peak RSS instead; `poll()` runs
+    while the load does (to watch a gauge)."""
     load_grpc, load_http = free_port(), free_port()
     proc = subprocess.Popen(cmd(load_grpc, load_http), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
@@ -210,15 +214,19 @@ def otlp_run(name, cmd, spans, ready_port, env=None):
                 time.sleep(0.05)
         load = subprocess.Popen(
             [LOAD, "--target", f"http://127.0.0.1:{ready_port}", "--listen-grpc", str(load_grpc),
-             "--listen-http", str(load_http), "--spans", str(spans)],
+             "--listen-http", str(load_http), "--spans", str(spans), *load_args],
             stdout=subprocess.PIPE,
         )
         rss = 0
         while load.poll() is None:
             rss = max(rss, peak_rss_kib(proc.pid))
+            if poll:
+                poll()
             time.sleep(0.05)
         rss = max(rss, peak_rss_kib(proc.pid))
         result = json.loads(load.stdout.read().decode().strip().splitlines()[-1])
+        if load_args:
+            return result, rss
         if result["spans"] < result["expected"]:
             sys.exit(f"{name}: only {result['spans']} of {result['expected']} spans arrived")
         return result["spans_per_sec"], rss
@@ -280,6 +288,114 @@ protocol.encoding.codec = "otlp"
         if name != "logbridge":
             print(f"logbridge / {name}: {lb[0] / sps:.2f}x spans/s, {lb[1] / max(rss, 1):.2f}x peak RSS")
     print(json.dumps({f"otlp {k}": {"spans_per_sec": round(v[0]), "peak_rss_kib": v[1]} for k, v in results.items()}))
+
+
+# Tail sampling: how long a trace is held, and the policies (a trace of
+# the load generator is kept when slow, failed, or in the 10% draw).
+DECISION_WAIT_SECS = 1
+TAIL_POLICIES = """[[transforms.keep.policies]]
+name = "slow"
+type = "latency"
+latency.threshold_ms = 100
+[[transforms.keep.policies]]
+name = "errors"
+type = "status_code"
+status_code.status_codes = ["ERROR"]
+[[transforms.keep.policies]]
+name = "some"
+type = "probabilistic"
+probabilistic.sampling_percentage = 10
+"""
+
+
+def bench_traces(work, spans):
+    """OTLP/gRPC in, tail_sample and span_metrics, OTLP/gRPC out, against
+    Vector's opentelemetry source, head `sample` and OTLP sink."""
+    port, admin = free_port(), free_port()
+    held = [0]
+
+    def logbridge_cmd(load_grpc, _load_http):
+        cfg = os.path.join(work, "traces.toml")
+        with open(cfg, "w") as f:
+            f.write(f"""data_dir = "{work}/traces-state"
+[sources.in]
+type = "otlp"
+grpc.address = "127.0.0.1:{port}"
+http.enabled = false
+receive.acknowledgements = false
+[transforms.keep]
+type = "tail_sample"
+inputs = ["in.traces"]
+decision_wait_secs = {DECISION_WAIT_SECS}
+num_traces = 200000
+{TAIL_POLICIES}
+[transforms.red]
+type = "span_metrics"
+inputs = ["in.traces"]
+[sinks.out]
+type = "otlp"
+inputs = ["keep"]
+endpoint = "http://127.0.0.1:{load_grpc}"
+compression = "none"
+[sinks.metrics]
+type = "blackhole"
+inputs = ["red"]
+""")
+        return [BIN, "run", "-c", cfg, "--admin-address", f"127.0.0.1:{admin}"]
+
+    def watch_held():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/debug/metrics", timeout=0.5) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith("logbridge_tail_sample_held_spans{"):
+                        held[0] = max(held[0], int(float(line.rsplit(" ", 1)[1])))
+        except OSError:
+            pass
+
+    settle = ["--settle-ms", str(DECISION_WAIT_SECS * 1000 + 1500)]
+    results = {}
+    results["logbridge"] = otlp_run("logbridge", logbridge_cmd, spans, port,
+                                    env=dict(os.environ, LOGBRIDGE_LOG="warn"), load_args=settle, poll=watch_held)
+    vector = find_vector()
+    if vector:
+        vport = free_port()
+
+        def vector_cmd(_load_grpc, load_http):
+            cfg = os.path.join(work, "vector-traces.toml")
+            with open(cfg, "w") as f:
+                f.write(f"""data_dir = "{work}/vec-traces-state"
+[sources.in]
+type = "opentelemetry"
+grpc.address = "127.0.0.1:{vport}"
+http.address = "127.0.0.1:{free_port()}"
+use_otlp_decoding = true
+[transforms.some]
+type = "sample"
+inputs = ["in.traces"]
+rate = 10
+[sinks.out]
+type = "opentelemetry"
+inputs = ["some"]
+protocol.type = "http"
+protocol.uri = "http://127.0.0.1:{load_http}/v1/traces"
+protocol.encoding.codec = "otlp"
+""")
+            os.makedirs(os.path.join(work, "vec-traces-state"), exist_ok=True)
+            return [vector, "--config", cfg, "--quiet"]
+
+        results["vector (head sample)"] = otlp_run("vector", vector_cmd, spans, vport, load_args=settle)
+    print(f"{'traces pipeline':<24}{'spans/s in':>14}{'spans out':>12}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MiB':>14}")
+    for name, (r, rss) in results.items():
+        print(f"{name:<24}{r['sent_per_sec']:>14,.0f}{r['spans']:>12,}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{rss / 1024:>14.1f}")
+    lb, lb_rss = results["logbridge"]
+    print(f"logbridge: P99 added beyond the {DECISION_WAIT_SECS} s decision wait: "
+          f"{lb['p99_ms'] - DECISION_WAIT_SECS * 1000:.1f} ms; peak {held[0]:,} spans held, "
+          f"{lb_rss * 1024 / max(held[0], 1):,.0f} bytes of peak RSS per held span")
+    for name, (r, rss) in results.items():
+        if name != "logbridge":
+            print(f"logbridge / {name}: {lb['sent_per_sec'] / max(r['sent_per_sec'], 1):.2f}x spans/s in, "
+                  f"{lb_rss / max(rss, 1):.2f}x peak RSS")
+    print(json.dumps({f"traces {k}": dict(r, peak_rss_kib=rss) for k, (r, rss) in results.items()}))
 
 
 # The transform pipelines: the same config runs in logbridge and Vector.
@@ -459,13 +575,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--spans", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=["file", "otlp", "transforms"])
+    ap.add_argument("--only", choices=["file", "otlp", "traces", "transforms"])
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="logbridge-bench-")
     try:
         if args.only in (None, "otlp"):
             bench_otlp(work, args.spans)
-        if args.only == "otlp":
+        if args.only in (None, "traces"):
+            bench_traces(work, args.spans)
+        if args.only in ("otlp", "traces"):
             return
         src = os.path.join(work, "input.log")
         expected = generate(src, args.lines)
