@@ -1,7 +1,8 @@
 //! The explicit-bucket duration histograms the span transforms keep
 //! (`span_metrics`, `service_graph`): bounds written as Go durations, as
 //! the OpenTelemetry Collector's connectors take them, observations
-//! counted into buckets, and the metric value of a histogram point.
+//! counted into buckets, and the metric value of a histogram point; and
+//! the checks of their options in seconds.
 //!
 //! Pure: the caller brings the time.
 
@@ -110,6 +111,27 @@ impl Histogram {
             max: None,
         }
     }
+}
+
+/// Checks options given in seconds (0 or more) and the flush interval
+/// (at least a millisecond), as the span transforms take them.
+pub(crate) fn check_seconds(
+    options: &[(&'static str, f64)],
+    flush_option: &'static str,
+    flush_secs: f64,
+) -> Result<(), BuildError> {
+    for (option, secs) in options.iter().chain([&(flush_option, flush_secs)]) {
+        if !(secs.is_finite() && *secs >= 0.0) {
+            return Err(BuildError::new(
+                *option,
+                "must be a number of seconds, 0 or more",
+            ));
+        }
+    }
+    if flush_secs < 0.001 {
+        return Err(BuildError::new(flush_option, "must be at least 0.001"));
+    }
+    Ok(())
 }
 
 /// Now, in nanoseconds since the epoch: the time metric points carry.

@@ -55,6 +55,58 @@ fn archived(env: &Env) -> BTreeMap<String, BTreeSet<String>> {
     traces
 }
 
+/// Posts an OTLP/JSON traces request; the HTTP status.
+fn post(rt: &tokio::runtime::Runtime, http: u16, body: Vec<u8>) -> u16 {
+    rt.block_on(
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{http}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send(),
+    )
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+/// Starts OTLP/HTTP in, a transform `t` (its type and options in
+/// `transform`, taking `in.traces`) and a Prometheus exporter; the process,
+/// the OTLP/HTTP port and the exporter's.
+fn into_exporter(env: &Env, transform: &str) -> (Proc, u16, u16) {
+    let (http, grpc, prom) = (free_port(), free_port(), free_port());
+    let config = env.write(
+        "c.toml",
+        &format!(
+            r#"data_dir = "{{dir}}/data"
+[sources.in]
+type = "otlp"
+http.address = "127.0.0.1:{http}"
+grpc.address = "127.0.0.1:{grpc}"
+receive.acknowledgements = false
+
+[transforms.t]
+inputs = ["in.traces"]
+metrics_flush_interval_secs = 0.2
+{transform}
+
+[sinks.prom]
+type = "prometheus_exporter"
+inputs = ["t"]
+address = "127.0.0.1:{prom}"
+"#
+        ),
+    );
+    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
+    wait_listening(&mut p, http);
+    (p, http, prom)
+}
+
+fn scrape(prom: u16) -> String {
+    support::http_get(prom, "/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default()
+}
+
 #[test]
 fn failed_and_slow_traces_are_kept_whole() {
     let env = Env::new();
@@ -99,7 +151,6 @@ encoding.codec = "otlp_json"
     // requests, its spans split across them.
     let mut expected = BTreeMap::new();
     let rt = support::runtime();
-    let client = reqwest::Client::new();
     for half in 0..2u32 {
         let mut spans = Vec::new();
         for t in 1..=30u32 {
@@ -116,16 +167,7 @@ encoding.codec = "otlp_json"
                 }
             }
         }
-        let response = rt
-            .block_on(
-                client
-                    .post(format!("http://127.0.0.1:{http}/v1/traces"))
-                    .header("content-type", "application/json")
-                    .body(request(spans))
-                    .send(),
-            )
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(post(&rt, http, request(spans)), 200);
     }
     assert!(
         wait_for(Duration::from_secs(15), || archived(&env).len()
@@ -158,32 +200,11 @@ encoding.codec = "otlp_json"
 #[test]
 fn span_metrics_are_scraped_from_a_prometheus_exporter() {
     let env = Env::new();
-    let (http, grpc, prom) = (free_port(), free_port(), free_port());
-    let config = env.write(
-        "c.toml",
-        &format!(
-            r#"data_dir = "{{dir}}/data"
-[sources.in]
-type = "otlp"
-http.address = "127.0.0.1:{http}"
-grpc.address = "127.0.0.1:{grpc}"
-receive.acknowledgements = false
-
-[transforms.red]
-type = "span_metrics"
-inputs = ["in.traces"]
-metrics_flush_interval_secs = 0.2
-dimensions = [{{ name = "http.route", default = "none" }}]
-
-[sinks.prom]
-type = "prometheus_exporter"
-inputs = ["red"]
-address = "127.0.0.1:{prom}"
-"#
-        ),
+    let (_p, http, prom) = into_exporter(
+        &env,
+        r#"type = "span_metrics"
+dimensions = [{ name = "http.route", default = "none" }]"#,
     );
-    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
-    wait_listening(&mut p, http);
     let mut spans = Vec::new();
     for i in 0..10u32 {
         let mut s = span(1, i + 1, 0, if i < 7 { 20 } else { 300 }, i == 9);
@@ -192,23 +213,7 @@ address = "127.0.0.1:{prom}"
         }
         spans.push(s);
     }
-    let rt = support::runtime();
-    let status = rt
-        .block_on(
-            reqwest::Client::new()
-                .post(format!("http://127.0.0.1:{http}/v1/traces"))
-                .header("content-type", "application/json")
-                .body(request(spans))
-                .send(),
-        )
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 200);
-    let scrape = || {
-        support::http_get(prom, "/metrics")
-            .map(|(_, body)| body)
-            .unwrap_or_default()
-    };
+    assert_eq!(post(&support::runtime(), http, request(spans)), 200);
     let value = |text: &str, series: &str| -> Option<f64> {
         text.lines()
             .find(|l| l.starts_with(series))
@@ -218,12 +223,12 @@ address = "127.0.0.1:{prom}"
     let other = r#"traces_span_metrics_calls{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_UNSET"}"#;
     let failed = r#"traces_span_metrics_calls{http_route="none",service_name="shop",span_kind="SPAN_KIND_SERVER",span_name="GET /",status_code="STATUS_CODE_ERROR"}"#;
     assert!(
-        wait_for(Duration::from_secs(10), || value(&scrape(), failed)
+        wait_for(Duration::from_secs(10), || value(&scrape(prom), failed)
             == Some(1.0)),
         "{}",
-        scrape()
+        scrape(prom)
     );
-    let text = scrape();
+    let text = scrape(prom);
     assert_eq!(value(&text, cart), Some(4.0), "{text}");
     assert_eq!(value(&text, other), Some(5.0), "{text}");
     // Seven spans of 20 ms are under 50 ms; the three of 300 ms are not.
@@ -234,31 +239,7 @@ address = "127.0.0.1:{prom}"
 #[test]
 fn service_graph_edges_are_scraped_from_a_prometheus_exporter() {
     let env = Env::new();
-    let (http, grpc, prom) = (free_port(), free_port(), free_port());
-    let config = env.write(
-        "c.toml",
-        &format!(
-            r#"data_dir = "{{dir}}/data"
-[sources.in]
-type = "otlp"
-http.address = "127.0.0.1:{http}"
-grpc.address = "127.0.0.1:{grpc}"
-receive.acknowledgements = false
-
-[transforms.graph]
-type = "service_graph"
-inputs = ["in.traces"]
-metrics_flush_interval_secs = 0.2
-
-[sinks.prom]
-type = "prometheus_exporter"
-inputs = ["graph"]
-address = "127.0.0.1:{prom}"
-"#
-        ),
-    );
-    let mut p = Proc(env.spawn(&config, &["--no-admin"]));
-    wait_listening(&mut p, http);
+    let (_p, http, prom) = into_exporter(&env, r#"type = "service_graph""#);
     let side = |service: &str, trace: u32, id: u32, parent: Option<u32>, kind: u32| {
         let mut s = span(trace, id, 0, 40, false);
         s["kind"] = json!(kind);
@@ -277,33 +258,17 @@ address = "127.0.0.1:{prom}"
         resource_spans.push(side("cart", t, 2, Some(1), 2));
     }
     let body = serde_json::to_vec(&json!({ "resourceSpans": resource_spans })).unwrap();
-    let rt = support::runtime();
-    let status = rt
-        .block_on(
-            reqwest::Client::new()
-                .post(format!("http://127.0.0.1:{http}/v1/traces"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send(),
-        )
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 200);
-    let scrape = || {
-        support::http_get(prom, "/metrics")
-            .map(|(_, body)| body)
-            .unwrap_or_default()
-    };
+    assert_eq!(post(&support::runtime(), http, body), 200);
     let series =
         r#"traces_service_graph_request_total{client="web",failed="false",server="cart"} 3"#;
     assert!(
-        wait_for(Duration::from_secs(10), || scrape()
+        wait_for(Duration::from_secs(10), || scrape(prom)
             .lines()
             .any(|l| l == series)),
         "{}",
-        scrape()
+        scrape(prom)
     );
-    let text = scrape();
+    let text = scrape(prom);
     assert!(
         text.lines().any(
             |l| l.starts_with("traces_service_graph_request_server_count{") && l.ends_with(" 3")

@@ -166,27 +166,14 @@ impl ServiceGraphConfig {
             self.latency_histogram_buckets.as_deref(),
             1e-3,
         )?;
-        for (option, secs) in [
-            ("store.ttl_secs", self.store.ttl_secs),
-            (
-                "metrics_flush_interval_secs",
-                self.metrics_flush_interval_secs,
-            ),
-            ("metrics_expiration_secs", self.metrics_expiration_secs),
-        ] {
-            if !(secs.is_finite() && secs >= 0.0) {
-                return Err(BuildError::new(
-                    option,
-                    "must be a number of seconds, 0 or more",
-                ));
-            }
-        }
-        if self.metrics_flush_interval_secs < 0.001 {
-            return Err(BuildError::new(
-                "metrics_flush_interval_secs",
-                "must be at least 0.001",
-            ));
-        }
+        duration_histogram::check_seconds(
+            &[
+                ("store.ttl_secs", self.store.ttl_secs),
+                ("metrics_expiration_secs", self.metrics_expiration_secs),
+            ],
+            "metrics_flush_interval_secs",
+            self.metrics_flush_interval_secs,
+        )?;
         if self.store.max_items == 0 {
             return Err(BuildError::new("store.max_items", "must be at least 1"));
         }

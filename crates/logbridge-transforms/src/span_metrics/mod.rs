@@ -222,26 +222,11 @@ impl SpanMetricsConfig {
             )
             .with_hint("built-in labels: service.name, span.name, span.kind, status.code"));
         }
-        for (option, secs) in [
-            (
-                "metrics_flush_interval_secs",
-                self.metrics_flush_interval_secs,
-            ),
-            ("metrics_expiration_secs", self.metrics_expiration_secs),
-        ] {
-            if !(secs.is_finite() && secs >= 0.0) {
-                return Err(BuildError::new(
-                    option,
-                    "must be a number of seconds, 0 or more",
-                ));
-            }
-        }
-        if self.metrics_flush_interval_secs < 0.001 {
-            return Err(BuildError::new(
-                "metrics_flush_interval_secs",
-                "must be at least 0.001",
-            ));
-        }
+        duration_histogram::check_seconds(
+            &[("metrics_expiration_secs", self.metrics_expiration_secs)],
+            "metrics_flush_interval_secs",
+            self.metrics_flush_interval_secs,
+        )?;
         let prefix = if self.namespace.is_empty() {
             String::new()
         } else {
