@@ -120,10 +120,10 @@ pub(crate) fn check_seconds(
     flush_option: &'static str,
     flush_secs: f64,
 ) -> Result<(), BuildError> {
-    for (option, secs) in options.iter().chain([&(flush_option, flush_secs)]) {
-        if !(secs.is_finite() && *secs >= 0.0) {
+    for &(option, secs) in options.iter().chain([&(flush_option, flush_secs)]) {
+        if !(secs.is_finite() && secs >= 0.0) {
             return Err(BuildError::new(
-                *option,
+                option,
                 "must be a number of seconds, 0 or more",
             ));
         }
