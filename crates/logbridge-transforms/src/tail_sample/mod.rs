@@ -363,6 +363,13 @@ impl TailSample {
         let generation = self.next_generation;
         self.queue
             .push_back((now + self.wait, trace_id, generation));
+        if self.queue.len() > self.queue_bound() {
+            // Entries of traces decided early wait in the queue until their
+            // time; drop them before they outnumber the live ones.
+            let traces = &self.traces;
+            self.queue
+                .retain(|(_, id, g)| traces.get(id).is_some_and(|h| h.generation == *g));
+        }
         self.traces.insert(
             trace_id,
             Held {
@@ -377,6 +384,13 @@ impl TailSample {
             self.counts.early_large += 1;
             self.decide(trace_id, now);
         }
+    }
+
+    /// The most queue entries before stale ones are swept out: live ones
+    /// are at most `num_traces`, so a sweep costs no more than the pushes
+    /// since the last one.
+    fn queue_bound(&self) -> usize {
+        self.num_traces.max(512) * 2
     }
 
     /// Decides the trace that has waited longest, before its time.

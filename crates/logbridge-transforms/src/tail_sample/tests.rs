@@ -479,6 +479,22 @@ fn late_spans_follow_the_cached_decision() {
 }
 
 #[test]
+fn traces_decided_early_leave_no_queue_behind() {
+    // Every trace is decided at its first span; the queue still holds at
+    // most twice the table's bound.
+    let mut h = Harness::new(&config(ALWAYS, "num_traces = 4\nmax_spans_per_trace = 1"));
+    for t in 0..=255u8 {
+        for copy in 0..8u8 {
+            let mut s = span(t, 1, 0, 1);
+            s.trace_id.0[1] = copy;
+            h.send(0.0, vec![ev(s)]);
+        }
+        assert!(h.sampler.queue.len() <= h.sampler.queue_bound());
+    }
+    assert!(h.sampler.traces.is_empty());
+}
+
+#[test]
 fn spans_without_a_trace_id_go_to_dropped_with_the_reason() {
     let mut h = Harness::new(&config(ALWAYS, ""));
     let mut orphan = span(1, 1, 0, 1);
@@ -713,6 +729,7 @@ proptest! {
             prop_assert!(h.sampler.traces.len() <= num_traces);
             prop_assert!(h.sampler.traces.values().all(|t| t.spans.len() < max_spans));
             prop_assert!(h.sampler.sampled_cache.as_ref().is_none_or(|c| c.len() <= cache));
+            prop_assert!(h.sampler.queue.len() <= h.sampler.queue_bound());
         }
         let held = h.sampler.held_spans;
         prop_assert_eq!(held, h.sampler.traces.values().map(|t| t.spans.len()).sum::<usize>());
