@@ -103,6 +103,12 @@ pub trait SourceConfig: Debug + Send + Sync {
     fn can_acknowledge(&self) -> bool {
         false
     }
+
+    /// Whether clients push to it and wait for its answer (with
+    /// acknowledgements on, it answers once the sinks have the data).
+    fn answers_requests(&self) -> bool {
+        false
+    }
 }
 
 pub trait TransformConfig: Debug + Send + Sync {
@@ -117,6 +123,12 @@ pub trait TransformConfig: Debug + Send + Sync {
     /// batches at once, on several cores, with the order of batches kept.
     fn is_stateless(&self) -> bool {
         false
+    }
+
+    /// How long it may hold an event before passing it on (`tail_sample`'s
+    /// decision wait), when that is by design rather than by load.
+    fn holds_events_secs(&self) -> Option<f64> {
+        None
     }
 
     /// Problems that do not stop the transform from running (it works

@@ -174,6 +174,44 @@ pub(crate) struct BrokenConsumer {
 
 /// Reports inputs of invalid components that do not exist (the kinds they
 /// take are unknown, so kinds are not checked).
+/// Warns where a transform that holds events by design (`tail_sample`)
+/// reads, directly or through other transforms, from a receiver that
+/// answers its clients only once the sinks have the data: every request
+/// would wait out the hold.
+pub(crate) fn warn_held_answers(config: &Config, warnings: &mut Vec<ConfigError>) {
+    for (id, t) in &config.transforms {
+        let Some(secs) = t.config.holds_events_secs() else {
+            continue;
+        };
+        let mut seen = HashSet::new();
+        let mut stack: Vec<&str> = t.inputs.iter().map(String::as_str).collect();
+        while let Some(input) = stack.pop() {
+            let upstream = input.split_once('.').map_or(input, |(id, _)| id);
+            if !seen.insert(upstream) {
+                continue;
+            }
+            if let Some(source) = config.sources.get(upstream) {
+                if source.config.answers_requests() && source.config.can_acknowledge() {
+                    warnings.push(
+                        err_at(
+                            &t.origin,
+                            format!(
+                                "`{id}` holds events for up to {secs} s, so `{upstream}` answers each request only after that"
+                            ),
+                        )
+                        .hint(format!(
+                            "set `receive.acknowledgements = false` on `{upstream}` (clients get their answer at once), or put a Kafka topic between them"
+                        ))
+                        .warning(),
+                    );
+                }
+            } else if let Some(up) = config.transforms.get(upstream) {
+                stack.extend(up.inputs.iter().map(String::as_str));
+            }
+        }
+    }
+}
+
 pub(crate) fn check_broken_inputs(
     config: &Config,
     broken: &HashSet<String>,

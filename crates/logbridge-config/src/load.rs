@@ -101,6 +101,7 @@ fn load_docs(
     // every problem shows at once; inputs naming those are not reported again.
     graph::check(&mut cx.config, &cx.broken, &mut cx.errors);
     graph::check_broken_inputs(&cx.config, &cx.broken, &cx.broken_consumers, &mut cx.errors);
+    graph::warn_held_answers(&cx.config, &mut cx.warnings);
     // Messages may quote values (a URL, say): never a credential in one.
     let mask = |text: &str| redact::mask_quoted(&redact::mask_url_credentials(text), &cx.secrets);
     for e in cx.errors.iter_mut().chain(cx.warnings.iter_mut()) {

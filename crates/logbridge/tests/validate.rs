@@ -43,6 +43,50 @@ fn valid_config_passes() {
 }
 
 #[test]
+fn a_receiver_that_would_wait_out_a_tail_sample_is_warned_about() {
+    let env = Env::new();
+    let config = |acknowledgements: bool| {
+        format!(
+            r#"[sources.otel]
+type = "otlp"
+http.address = "127.0.0.1:14318"
+grpc.address = "127.0.0.1:14317"
+receive.acknowledgements = {acknowledgements}
+[transforms.some]
+type = "sample"
+inputs = ["otel.traces"]
+rate = 2
+[transforms.keep]
+type = "tail_sample"
+inputs = ["some"]
+decision_wait_secs = 10
+[[transforms.keep.policies]]
+name = "all"
+type = "always_sample"
+[sinks.out]
+type = "blackhole"
+inputs = ["keep"]
+"#
+        )
+    };
+    let path = env.write("held.toml", &config(true));
+    let out = env.validate(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("held.toml:12: warning: `keep` holds events for up to 10 s, so `otel` answers each request only after that"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("receive.acknowledgements = false"),
+        "{stderr}"
+    );
+    let path = env.write("answered.toml", &config(false));
+    let out = env.validate(&path);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
+#[test]
 fn unknown_component_type() {
     check(
         &format!("{SOURCE}[transforms.t]\ntype = \"fitler\"\ninputs = [\"app\"]\n"),

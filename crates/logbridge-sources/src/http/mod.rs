@@ -132,6 +132,10 @@ impl SourceConfig for HttpSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone)]

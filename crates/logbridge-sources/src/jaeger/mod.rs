@@ -156,6 +156,10 @@ impl SourceConfig for JaegerSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.thrift_http.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 struct JaegerSource {

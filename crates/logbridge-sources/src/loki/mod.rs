@@ -82,6 +82,10 @@ impl SourceConfig for LokiSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 fn router(shared: PushContext) -> Router {

@@ -189,6 +189,10 @@ impl SourceConfig for OtlpSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 fn prefix(mut e: BuildError, prefix: &str) -> BuildError {

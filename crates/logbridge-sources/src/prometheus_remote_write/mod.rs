@@ -99,6 +99,10 @@ impl SourceConfig for PrometheusRemoteWriteSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 /// What a request handler needs: the push path and the metadata

@@ -68,6 +68,10 @@ impl SourceConfig for ZipkinSourceConfig {
     fn can_acknowledge(&self) -> bool {
         self.receive.acknowledgements
     }
+
+    fn answers_requests(&self) -> bool {
+        true
+    }
 }
 
 async fn spans(State(push): State<PushContext>, headers: HeaderMap, body: Body) -> Response {

@@ -163,6 +163,10 @@ impl TransformConfig for TailSampleConfig {
             OutputDef::named(DROPPED_OUTPUT, input),
         ]
     }
+
+    fn holds_events_secs(&self) -> Option<f64> {
+        Some(self.decision_wait_secs)
+    }
 }
 
 impl TailSampleConfig {
