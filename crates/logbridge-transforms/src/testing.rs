@@ -66,3 +66,27 @@ pub(crate) fn field(event: &Event, field: &str) -> Option<Value> {
         .get(&Path::parse(field).unwrap())
         .map(|v| v.into_owned())
 }
+
+/// A resource whose `service.name` is `service`.
+pub(crate) fn service_resource(service: &str) -> Option<std::sync::Arc<logbridge_event::Resource>> {
+    Some(std::sync::Arc::new(logbridge_event::Resource {
+        attributes: [(
+            logbridge_event::KeyString::from("service.name"),
+            Value::from(service),
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }))
+}
+
+/// The metrics a transform emitted on any output.
+pub(crate) fn drain_metrics(out: &mut TransformOutputs) -> Vec<logbridge_event::Metric> {
+    out.drain()
+        .flat_map(|(_, mut b)| b.take_events())
+        .map(|e| match e {
+            Event::Metric(m) => m,
+            _ => panic!("not a metric"),
+        })
+        .collect()
+}

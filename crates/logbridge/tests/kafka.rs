@@ -16,6 +16,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use support::XorShift;
 use support::servers::{
     self, BUCKET, Bucket, Logbridge, Server, overlapping, parse_key, pipeline_config, produce,
     tally_objects, wait_long,
@@ -118,18 +119,6 @@ fn problems(lb: &Logbridge) -> Option<serde_json::Map<String, serde_json::Value>
     }
     let v: serde_json::Value = serde_json::from_str(&body).ok()?;
     v["problems"].as_object().cloned()
-}
-
-/// xorshift64: enough randomness for kill moments, reproducible by seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]

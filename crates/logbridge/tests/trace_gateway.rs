@@ -17,23 +17,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::free_port;
 use support::servers::{self, Logbridge, Server, wait_long};
+use support::{XorShift, free_port};
 
 const PARTITIONS: u32 = 6;
 const TRACES: u32 = 20_000;
-
-/// xorshift64, reproducible by seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 struct SentSpan {
     trace: u32,

@@ -120,7 +120,8 @@ impl DecodingConfig {
 pub(crate) enum PayloadDecoder {
     Text,
     Parsed(Parser),
-    Otlp(Vec<OtlpSignal>),
+    /// The signals to try, in order (converted once, not per record).
+    Otlp(Vec<Signal>),
 }
 
 impl PayloadDecoder {
@@ -134,7 +135,9 @@ impl PayloadDecoder {
             DecodingCodec::Text => PayloadDecoder::Text,
             DecodingCodec::Json => parsed(ParserConfig::Json),
             DecodingCodec::Logfmt => parsed(ParserConfig::Logfmt),
-            DecodingCodec::Otlp => PayloadDecoder::Otlp(signals),
+            DecodingCodec::Otlp => {
+                PayloadDecoder::Otlp(signals.into_iter().map(OtlpSignal::signal).collect())
+            }
         }
     }
 
@@ -164,13 +167,12 @@ impl PayloadDecoder {
 /// The events of an OTLP request of one of `signals`; a log without an
 /// observed time gets the time it was read.
 fn decode_otlp(
-    signals: &[OtlpSignal],
+    signals: &[Signal],
     payload: &[u8],
     now: i64,
     out: &mut Vec<Event>,
 ) -> Result<(), String> {
-    let signals: Vec<Signal> = signals.iter().map(|s| s.signal()).collect();
-    for mut event in logbridge_otlp::decode_any(payload, &signals)? {
+    for mut event in logbridge_otlp::decode_any(payload, signals)? {
         if let Event::Log(log) = &mut event
             && log.observed_time_unix_nano == 0
         {

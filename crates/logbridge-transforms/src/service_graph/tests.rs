@@ -8,21 +8,13 @@ use logbridge_component::telemetry::{ComponentKind, Registry};
 use logbridge_event::{Metric, Resource, SpanStatus};
 
 use super::*;
+use crate::testing::{drain_metrics, service_resource};
 
 fn build(text: &str) -> (ServiceGraph, Arc<Registry>) {
     let config: ServiceGraphConfig = toml::from_str(text).unwrap();
     let registry = Registry::new();
     let metrics = registry.register("sg", ComponentKind::Transform, "service_graph");
     (config.build_graph(metrics).unwrap(), registry)
-}
-
-fn resource(service: &str) -> Option<Arc<Resource>> {
-    Some(Arc::new(Resource {
-        attributes: [(KeyString::from("service.name"), Value::from(service))]
-            .into_iter()
-            .collect(),
-        ..Default::default()
-    }))
 }
 
 /// A span of `service`, `id` in trace `t`, child of `parent`, lasting `ms`.
@@ -34,7 +26,7 @@ fn span(service: &str, kind: SpanKind, t: u8, id: u8, parent: Option<u8>, ms: i6
         kind,
         start_time_unix_nano: 0,
         end_time_unix_nano: ms * 1_000_000,
-        resource: resource(service),
+        resource: service_resource(service),
         ..Default::default()
     }
 }
@@ -42,13 +34,7 @@ fn span(service: &str, kind: SpanKind, t: u8, id: u8, parent: Option<u8>, ms: i6
 fn flush(g: &mut ServiceGraph, now: i64) -> Vec<Metric> {
     let mut out = TransformOutputs::new(vec![None]);
     g.flush(now, &mut out);
-    out.drain()
-        .flat_map(|(_, mut b)| b.take_events())
-        .map(|e| match e {
-            Event::Metric(m) => m,
-            _ => panic!("not a metric"),
-        })
-        .collect()
+    drain_metrics(&mut out)
 }
 
 fn total(points: &[Metric], client: &str, server: &str) -> Option<i64> {
@@ -118,8 +104,10 @@ fn either_side_failing_fails_the_edge_and_databases_need_no_server() {
     let points = flush(&mut g, 0);
     let failed = points
         .iter()
-        .find(|m| m.name == "traces_service_graph_request_failed_total")
-        .filter(|m| m.labels.get("server") == Some(&Value::from("cart")))
+        .find(|m| {
+            m.name == "traces_service_graph_request_failed_total"
+                && m.labels.get("server") == Some(&Value::from("cart"))
+        })
         .unwrap();
     assert_eq!(failed.value, MetricValue::Integer(1));
     assert_eq!(failed.labels.get("client_region"), Some(&Value::from("eu")));

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use logbridge_component::TransformOutputs;
 use logbridge_component::telemetry::{ComponentKind, Registry};
 use logbridge_event::{
-    Event, KeyString, Metric, MetricValue, Resource, Span, SpanId, SpanKind, StatusCode, TraceId,
-    Value,
+    KeyString, Metric, MetricValue, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 
 use super::*;
+use crate::testing::{drain_metrics, service_resource};
 
 fn build(toml_text: &str) -> (SpanMetrics, Arc<Registry>) {
     let config: SpanMetricsConfig = toml::from_str(toml_text).unwrap();
@@ -35,12 +35,7 @@ fn span(service: &str, name: &str, ms: i64, error: bool) -> Span {
             },
             message: String::new(),
         },
-        resource: Some(Arc::new(Resource {
-            attributes: [(KeyString::from("service.name"), Value::from(service))]
-                .into_iter()
-                .collect(),
-            ..Default::default()
-        })),
+        resource: service_resource(service),
         ..Default::default()
     }
 }
@@ -48,13 +43,7 @@ fn span(service: &str, name: &str, ms: i64, error: bool) -> Span {
 fn flush(sm: &mut SpanMetrics, now: i64) -> Vec<Metric> {
     let mut out = TransformOutputs::new(vec![None]);
     sm.flush(now, &mut out);
-    out.drain()
-        .flat_map(|(_, mut b)| b.take_events())
-        .map(|e| match e {
-            Event::Metric(m) => m,
-            _ => panic!("not a metric"),
-        })
-        .collect()
+    drain_metrics(&mut out)
 }
 
 fn find<'a>(points: &'a [Metric], name: &str, span_name: &str) -> &'a Metric {
