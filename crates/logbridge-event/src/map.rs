@@ -56,6 +56,21 @@ impl ObjectMap {
         ObjectMap { entries }
     }
 
+    /// Adds `other`'s entries; where both have a key, `other`'s value
+    /// wins.
+    pub fn merge(&mut self, other: ObjectMap) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.extend(other.entries);
+        *self = ObjectMap::from_entries(entries);
+    }
+
     /// Makes room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);

@@ -17,7 +17,7 @@ use vrl::path::PathPrefix;
 use vrl::value::Value as VrlValue;
 
 use crate::enrichment::Tables;
-use crate::target::EventTarget;
+use crate::target::{EventTarget, Reach};
 
 /// A program that did not compile.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub struct Program {
     program: Arc<vrl::compiler::Program>,
     timezone: TimeZone,
     uses_metadata: bool,
+    /// Which of a log's fields the program can see.
+    reach: Reach,
     /// Whether a run can fail, so the event must be kept to route it.
     can_fail: bool,
     result_is_boolean: bool,
@@ -139,12 +141,16 @@ impl Program {
             .iter()
             .chain(&info.target_assignments)
             .any(|p| p.prefix == PathPrefix::Metadata);
+        // `unnest` reads `.` whole while VRL records only its path; a
+        // mention anywhere (even in a string) just costs the shortcut.
+        let reach = Reach::of(info, source.contains("unnest"));
         let can_fail = info.fallible || info.abortable;
         let result_is_boolean = program.final_type_info().result.is_boolean();
         Ok(Program {
             program: Arc::new(program),
             timezone,
             uses_metadata,
+            reach,
             can_fail,
             result_is_boolean,
         })
@@ -166,11 +172,10 @@ impl Program {
     ) -> Result<(), Box<Failure>> {
         // The event is kept only when the program can fail, so that a
         // failure can hand it on as it came.
-        let original = self.can_fail.then(|| event.clone());
-        let mut target = EventTarget::new(event, self.uses_metadata);
+        let mut target = EventTarget::new(event, self.uses_metadata, &self.reach, self.can_fail);
         let result = runtime
             .runtime
-            .resolve(&mut target.target, &self.program, &self.timezone);
+            .resolve(&mut target, &self.program, &self.timezone);
         runtime.runtime.clear();
         let failure = |reason, message: String, original: Option<Event>| {
             Box::new(Failure {
@@ -180,13 +185,25 @@ impl Program {
             })
         };
         match result {
-            Ok(_) => target
-                .into_events(out)
-                .map_err(|message| failure(FailureReason::Error, message, original)),
-            Err(Terminate::Abort(e)) => {
-                Err(failure(FailureReason::Abort, abort_message(e), original))
+            Ok(_) => {
+                // Putting the event back can fail only where the program
+                // reached a log's metadata, a metric or a span, whose
+                // originals are whole copies.
+                let kept = target.take_whole_original();
+                target
+                    .into_events(out)
+                    .map_err(|message| failure(FailureReason::Error, message, kept))
             }
-            Err(e) => Err(failure(FailureReason::Error, e.to_string(), original)),
+            Err(Terminate::Abort(e)) => Err(failure(
+                FailureReason::Abort,
+                abort_message(e),
+                target.into_original(),
+            )),
+            Err(e) => Err(failure(
+                FailureReason::Error,
+                e.to_string(),
+                target.into_original(),
+            )),
         }
     }
 
@@ -212,10 +229,10 @@ impl Program {
     /// Evaluates the program as a condition over a copy of `event`: true
     /// only when it returns `true`. `Err` carries a runtime error.
     pub fn check(&self, event: &Event, runtime: &mut ProgramRuntime) -> Result<bool, String> {
-        let mut target = EventTarget::new(event.clone(), self.uses_metadata);
+        let mut target = EventTarget::copied(event, self.uses_metadata, &self.reach);
         let result = runtime
             .runtime
-            .resolve(&mut target.target, &self.program, &self.timezone);
+            .resolve(&mut target, &self.program, &self.timezone);
         runtime.runtime.clear();
         match result {
             Ok(VrlValue::Boolean(b)) => Ok(b),
@@ -249,3 +266,6 @@ impl Default for ProgramRuntime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

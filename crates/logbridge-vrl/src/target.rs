@@ -16,6 +16,13 @@
 //! Metadata is built only for programs that read or write `%`. A program
 //! that makes `.` an array yields one event per element.
 //!
+//! Of a log's top-level fields, only those the program names ([`Reach`])
+//! are converted for it; the others wait in logbridge's form and rejoin
+//! the event afterwards, or are dropped with `.` when the program replaces
+//! it. Most programs touch a few fields of a wide event or open with
+//! `. = parse_json!(.message)`, and converting fields nobody reads was a
+//! tenth of such a program's cost.
+//!
 //! This module maps events to values and back; it runs nothing.
 
 use std::mem;
@@ -25,10 +32,11 @@ use logbridge_event::{
     Event, KeyString, LogRecord, Metric, MetricKind, MetricValue, ObjectMap, Resource, Scope, Span,
     SpanEvent, SpanId, SpanKind, SpanLink, StatusCode, Temporality, TraceId, Value,
 };
-use vrl::compiler::TargetValue;
+use vrl::compiler::{ProgramInfo, SecretTarget, Target, TargetValue};
+use vrl::path::{OwnedSegment, OwnedTargetPath, PathPrefix};
 use vrl::value::{Secrets, Value as VrlValue};
 
-use crate::value::{NanSlots, convert_out, from_vrl, to_vrl};
+use crate::value::{NanSlots, convert_out, field_to_vrl, from_vrl, to_vrl};
 
 /// Free-metadata key marking a log whose `.` is its body itself rather than
 /// an object (Vector allows a log root of any type; such logs come from
@@ -37,15 +45,74 @@ const ROOT_IS_BODY: &str = "\u{0}root";
 /// Free-metadata key holding `%` when a program set it to a non-object.
 const WHOLE_METADATA: &str = "\u{0}metadata";
 
+/// The top-level fields of a log's `.` a program can reach.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reach {
+    /// All of them: the program reads `.` as a whole (`. |= ...`,
+    /// `merge(., ...)`, `get(., ...)`, `unnest(...)`) or by index.
+    Whole,
+    /// Only these (sorted): every path the program names starts with one
+    /// of them, or is `.` being assigned.
+    Fields(Arc<[KeyString]>),
+}
+
+impl Reach {
+    /// What a compiled program can reach, from the paths VRL recorded for
+    /// it. `reads_root_unrecorded`: the program calls a function that reads
+    /// `.` whole without a path naming it (`unnest` does).
+    pub fn of(info: &ProgramInfo, reads_root_unrecorded: bool) -> Reach {
+        if reads_root_unrecorded {
+            return Reach::Whole;
+        }
+        let queries = info.target_queries.iter().map(|p| (true, p));
+        let assignments = info.target_assignments.iter().map(|p| (false, p));
+        let mut fields = Vec::new();
+        for (is_query, path) in queries.chain(assignments) {
+            if path.prefix != PathPrefix::Event {
+                continue;
+            }
+            match path.path.segments.first() {
+                Some(OwnedSegment::Field(name)) => fields.push(KeyString::from(name.as_str())),
+                // Assigning `.` reads nothing: what `.` held goes.
+                None if !is_query => {}
+                // Reading `.` whole, or by index.
+                None | Some(OwnedSegment::Index(_)) => return Reach::Whole,
+            }
+        }
+        fields.sort_unstable();
+        fields.dedup();
+        Reach::Fields(fields.into())
+    }
+}
+
 /// An event taken apart for a program: the values it sees, and the rest of
-/// the event waiting for them to come back.
+/// the event waiting for them to come back. It is the program's
+/// [`Target`].
 #[derive(Debug)]
 pub struct EventTarget {
-    pub target: TargetValue,
+    target: TargetValue,
+    /// The log's top-level fields outside the program's reach, in
+    /// logbridge's form.
+    unreached: ObjectMap,
+    /// Whether the program replaced `.` (the unreached fields went with it).
+    root_replaced: bool,
+    original: Original,
     shell: Shell,
     nans: NanSlots,
     metadata_nans: NanSlots,
     metadata_exposed: bool,
+}
+
+/// What is kept to give the event back as it came when a program fails.
+#[derive(Debug)]
+enum Original {
+    None,
+    /// A copy of the whole event.
+    Event(Box<Event>),
+    /// Of a log whose program reaches only some fields (and no metadata):
+    /// copies of those fields as they were. The shell and the unreached
+    /// fields are untouched, so with these they make the event again.
+    Fields(ObjectMap),
 }
 
 #[derive(Debug)]
@@ -78,10 +145,29 @@ pub fn log_from_values(root: Value, metadata: Value) -> LogRecord {
 
 impl EventTarget {
     /// Takes `event` apart. `expose_metadata`: whether the program uses
-    /// `%` (building it costs an allocation per field).
-    pub fn new(event: Event, expose_metadata: bool) -> EventTarget {
+    /// `%` (building it costs an allocation per field); `reach`: which of
+    /// a log's fields it can see; `keep_original`: whether
+    /// [`EventTarget::into_original`] will be asked for.
+    pub fn new(
+        event: Event,
+        expose_metadata: bool,
+        reach: &Reach,
+        keep_original: bool,
+    ) -> EventTarget {
+        let copies_fields = keep_original
+            && !expose_metadata
+            && matches!(reach, Reach::Fields(_))
+            && matches!(&event, Event::Log(log) if !log.metadata.contains_key(ROOT_IS_BODY));
+        let mut original = if copies_fields {
+            Original::Fields(ObjectMap::new())
+        } else if keep_original {
+            Original::Event(Box::new(event.clone()))
+        } else {
+            Original::None
+        };
         let mut nans = NanSlots::default();
         let mut metadata_nans = NanSlots::default();
+        let mut unreached = ObjectMap::new();
         let (value, metadata, shell) = match event {
             Event::Log(mut log) => {
                 // Before the metadata is taken apart: the marker is not
@@ -92,17 +178,27 @@ impl EventTarget {
                 } else {
                     empty_object()
                 };
-                let root = if root_is_body {
-                    mem::take(&mut log.body)
-                } else {
-                    let mut fields = mem::take(&mut log.attributes);
-                    let body = mem::take(&mut log.body);
-                    if !body.is_null() {
-                        fields.insert(KeyString::const_new("message"), body);
+                let root = match reach {
+                    _ if root_is_body => to_vrl(mem::take(&mut log.body), &mut nans),
+                    Reach::Whole => {
+                        let mut fields = mem::take(&mut log.attributes);
+                        let body = mem::take(&mut log.body);
+                        if !body.is_null() {
+                            fields.insert(KeyString::const_new("message"), body);
+                        }
+                        to_vrl(Value::Object(fields), &mut nans)
                     }
-                    Value::Object(fields)
+                    Reach::Fields(names) => {
+                        let copies = match &mut original {
+                            Original::Fields(copies) => Some(copies),
+                            _ => None,
+                        };
+                        let (reached, rest) = split_fields(&mut log, names, copies, &mut nans);
+                        unreached = rest;
+                        VrlValue::Object(reached)
+                    }
                 };
-                (to_vrl(root, &mut nans), metadata, Shell::Log(log))
+                (root, metadata, Shell::Log(log))
             }
             Event::Metric(metric) => {
                 let metadata = if expose_metadata {
@@ -138,10 +234,92 @@ impl EventTarget {
                 metadata,
                 secrets: Secrets::default(),
             },
+            unreached,
+            root_replaced: false,
+            original,
             shell,
             nans,
             metadata_nans,
             metadata_exposed: expose_metadata,
+        }
+    }
+
+    /// Brings an unreached field back before a path that starts with it
+    /// is written or taken, and all of them before `.` is: the program
+    /// never names such paths (that is what reach means), but the
+    /// target stays right if it does.
+    fn reach_in(&mut self, path: &OwnedTargetPath) {
+        if self.root_replaced || self.unreached.is_empty() || path.prefix != PathPrefix::Event {
+            return;
+        }
+        let VrlValue::Object(root) = &mut self.target.value else {
+            return;
+        };
+        let names: Vec<KeyString> = match path.path.segments.first() {
+            Some(OwnedSegment::Field(name)) if self.unreached.contains_key(name) => {
+                vec![KeyString::from(name.as_str())]
+            }
+            Some(_) => return,
+            None => self.unreached.keys().cloned().collect(),
+        };
+        for name in names {
+            if let Some(value) = self.unreached.remove(&name) {
+                if let Original::Fields(copies) = &mut self.original {
+                    copies.insert(name.clone(), value.clone());
+                }
+                let (key, value) = field_to_vrl(name, value, &mut self.nans);
+                root.insert(key, value);
+            }
+        }
+    }
+
+    /// Like [`EventTarget::new`] over a copy of `event`, for a program
+    /// that only reads it (a condition): of a log, only the fields the
+    /// program can reach are copied.
+    pub fn copied(event: &Event, expose_metadata: bool, reach: &Reach) -> EventTarget {
+        match (event, reach) {
+            (Event::Log(log), Reach::Fields(names))
+                if !expose_metadata && !log.metadata.contains_key(ROOT_IS_BODY) =>
+            {
+                let mut copy = LogRecord::default();
+                for name in names.iter() {
+                    if name == "message" {
+                        copy.body = log.body.clone();
+                    } else if let Some(value) = log.attributes.get(name) {
+                        copy.attributes.insert(name.clone(), value.clone());
+                    }
+                }
+                EventTarget::new(Event::Log(copy), false, reach, false)
+            }
+            _ => EventTarget::new(event.clone(), expose_metadata, reach, false),
+        }
+    }
+
+    /// The event as it came in (when asked for at [`EventTarget::new`]).
+    pub fn into_original(self) -> Option<Event> {
+        match (self.original, self.shell) {
+            (Original::None, _) => None,
+            (Original::Event(event), _) => Some(*event),
+            (Original::Fields(copies), Shell::Log(mut log)) => {
+                let mut fields = self.unreached;
+                fields.merge(copies);
+                set_log_root(&mut log, Value::Object(fields));
+                Some(Event::Log(log))
+            }
+            // Only logs copy fields.
+            (Original::Fields(_), _) => None,
+        }
+    }
+
+    /// Takes the copy of the whole event, if one was kept: the only kind
+    /// of original left when [`EventTarget::into_events`] can fail.
+    pub fn take_whole_original(&mut self) -> Option<Event> {
+        match mem::replace(&mut self.original, Original::None) {
+            Original::Event(event) => Some(*event),
+            other => {
+                self.original = other;
+                None
+            }
         }
     }
 
@@ -152,6 +330,9 @@ impl EventTarget {
     pub fn into_events(self, out: &mut Vec<Event>) -> Result<(), String> {
         let EventTarget {
             target,
+            unreached,
+            root_replaced,
+            original: _,
             shell,
             nans,
             metadata_nans,
@@ -173,7 +354,16 @@ impl EventTarget {
                         }
                     }
                     value => {
-                        set_log_root(&mut log, from_vrl(value, &nans));
+                        let mut root = from_vrl(value, &nans);
+                        // `.` never replaced is still the object the
+                        // unreached fields came from (and holds none of
+                        // their keys: reaching in moves a field over).
+                        if let Value::Object(fields) = &mut root
+                            && !root_replaced
+                        {
+                            fields.merge(unreached);
+                        }
+                        set_log_root(&mut log, root);
                         out.push(Event::Log(log));
                     }
                 }
@@ -198,6 +388,50 @@ impl EventTarget {
     }
 }
 
+impl Target for EventTarget {
+    fn target_insert(&mut self, path: &OwnedTargetPath, value: VrlValue) -> Result<(), String> {
+        if path.prefix == PathPrefix::Event && path.path.is_root() {
+            // `.` replaced: the unreached fields go with it.
+            self.root_replaced = true;
+        } else {
+            self.reach_in(path);
+        }
+        self.target.target_insert(path, value)
+    }
+
+    fn target_get(&self, path: &OwnedTargetPath) -> Result<Option<&VrlValue>, String> {
+        self.target.target_get(path)
+    }
+
+    fn target_get_mut(&mut self, path: &OwnedTargetPath) -> Result<Option<&mut VrlValue>, String> {
+        self.reach_in(path);
+        self.target.target_get_mut(path)
+    }
+
+    fn target_remove(
+        &mut self,
+        path: &OwnedTargetPath,
+        compact: bool,
+    ) -> Result<Option<VrlValue>, String> {
+        self.reach_in(path);
+        self.target.target_remove(path, compact)
+    }
+}
+
+impl SecretTarget for EventTarget {
+    fn get_secret(&self, key: &str) -> Option<&str> {
+        self.target.get_secret(key)
+    }
+
+    fn insert_secret(&mut self, key: &str, value: &str) {
+        self.target.insert_secret(key, value);
+    }
+
+    fn remove_secret(&mut self, key: &str) {
+        self.target.remove_secret(key);
+    }
+}
+
 fn empty_object() -> VrlValue {
     VrlValue::Object(Default::default())
 }
@@ -211,6 +445,40 @@ fn string(s: &str) -> Value {
 }
 
 // ---- logs ----
+
+/// Takes the fields in `names` out of a log's `.` (its attributes, and
+/// its body as `message`), converted for a program, with copies as they
+/// were put in `copies` when given; gives them and the rest of `.`.
+fn split_fields(
+    log: &mut LogRecord,
+    names: &[KeyString],
+    mut copies: Option<&mut ObjectMap>,
+    nans: &mut NanSlots,
+) -> (vrl::value::ObjectMap, ObjectMap) {
+    let mut rest = mem::take(&mut log.attributes);
+    let mut body = mem::take(&mut log.body);
+    let mut reached = vrl::value::ObjectMap::new();
+    for name in names {
+        let value = if name == "message" && !body.is_null() {
+            // The body is `.message`, over an attribute of that name.
+            rest.remove("message");
+            Some(mem::take(&mut body))
+        } else {
+            rest.remove(name)
+        };
+        if let Some(value) = value {
+            if let Some(copies) = copies.as_deref_mut() {
+                copies.insert(name.clone(), value.clone());
+            }
+            let (key, value) = field_to_vrl(name.clone(), value, nans);
+            reached.insert(key, value);
+        }
+    }
+    if !body.is_null() {
+        rest.insert(KeyString::const_new("message"), body);
+    }
+    (reached, rest)
+}
 
 fn set_log_root(log: &mut LogRecord, root: Value) {
     match root {

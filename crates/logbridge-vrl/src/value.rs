@@ -78,12 +78,16 @@ fn convert_in(value: Value, path: &mut Vec<Segment>, nans: &mut NanSlots) -> Vrl
     }
 }
 
-/// Converts an object's entries (in key order, which both maps share).
-pub fn object_to_vrl(map: ObjectMap, nans: &mut NanSlots) -> vrl::value::ObjectMap {
-    let mut path = Vec::new();
-    object_in(map, &mut path, nans)
+/// Converts one top-level field of an object; NaN paths start at the
+/// field.
+pub fn field_to_vrl(key: KeyString, value: Value, nans: &mut NanSlots) -> (VrlKey, VrlValue) {
+    let vrl_key = VrlKey::from(key.as_str());
+    let mut path = vec![Segment::Field(key)];
+    let converted = convert_in(value, &mut path, nans);
+    (vrl_key, converted)
 }
 
+/// Converts an object's entries (in key order, which both maps share).
 fn object_in(
     map: ObjectMap,
     path: &mut Vec<Segment>,
@@ -151,7 +155,7 @@ pub fn timestamp(ns: i64) -> VrlValue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
     use proptest::prelude::*;
@@ -198,7 +202,7 @@ mod tests {
         ]
     }
 
-    fn value() -> impl Strategy<Value = Value> {
+    pub(crate) fn value() -> impl Strategy<Value = Value> {
         leaf().prop_recursive(8, 64, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),

@@ -1,4 +1,6 @@
-//! The `json` parser: one JSON object per record, into an [`ObjectMap`].
+//! The `json` parser: one JSON object per record, into an [`ObjectMap`],
+//! or into any value type through [`JsonBuilder`] (VRL's `parse_json`
+//! builds VRL's values with it, with no logbridge value in between).
 //!
 //! This is the hot path of the pipeline, so it is a small hand-written
 //! parser rather than serde_json: one pass over the bytes, strings without
@@ -15,16 +17,99 @@
 //! and the same nesting limit (128). Floats are parsed by the standard
 //! library, so they are correctly rounded and round-trip exactly.
 
+use std::marker::PhantomData;
+
 use bytes::Bytes;
 use logbridge_event::{KeyString, ObjectMap, Value};
 
-use super::{ParseError, Text};
+use super::{MAX_PARSE_INPUT_BYTES, ParseError, Text};
+
+/// The values a parse builds. Monomorphized, so the parser is as fast for
+/// any builder as a parser written for it.
+pub trait JsonBuilder {
+    type Key;
+    type Value;
+    type Object;
+    fn key(text: &str) -> Self::Key;
+    fn string(bytes: Bytes) -> Self::Value;
+    fn integer(n: i64) -> Self::Value;
+    /// Always finite.
+    fn float(f: f64) -> Self::Value;
+    fn boolean(b: bool) -> Self::Value;
+    fn null() -> Self::Value;
+    fn array(items: Vec<Self::Value>) -> Self::Value;
+    /// Entries in input order; of duplicate keys the last must win.
+    fn object(entries: Vec<(Self::Key, Self::Value)>) -> Self::Object;
+    fn object_value(object: Self::Object) -> Self::Value;
+}
+
+/// logbridge's own values.
+struct Logbridge;
+
+impl JsonBuilder for Logbridge {
+    type Key = KeyString;
+    type Value = Value;
+    type Object = ObjectMap;
+
+    #[inline(always)]
+    fn key(text: &str) -> KeyString {
+        KeyString::new(text)
+    }
+    #[inline(always)]
+    fn string(bytes: Bytes) -> Value {
+        Value::Bytes(bytes)
+    }
+    #[inline(always)]
+    fn integer(n: i64) -> Value {
+        Value::Integer(n)
+    }
+    #[inline(always)]
+    fn float(f: f64) -> Value {
+        Value::Float(f)
+    }
+    fn boolean(b: bool) -> Value {
+        Value::Bool(b)
+    }
+    fn null() -> Value {
+        Value::Null
+    }
+    fn array(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    #[inline(always)]
+    fn object(entries: Vec<(KeyString, Value)>) -> ObjectMap {
+        ObjectMap::from_entries(entries)
+    }
+    fn object_value(object: ObjectMap) -> Value {
+        Value::Object(object)
+    }
+}
+
+/// The JSON object in `input` (strings that need no unescaping are slices
+/// of it), built by `B`; the same checks and errors as the `json` parser.
+pub fn parse_object<B: JsonBuilder>(input: &Bytes) -> Result<B::Object, ParseError> {
+    if input.len() > MAX_PARSE_INPUT_BYTES {
+        return Err(ParseError::TooLarge {
+            len: input.len(),
+            max: MAX_PARSE_INPUT_BYTES,
+        });
+    }
+    parse_with::<B>(Text {
+        input,
+        source: Some(input),
+    })
+}
 
 /// Containers nested deeper than this are an error (serde_json's limit).
 const MAX_DEPTH: usize = 128;
 
 pub(super) fn parse(text: Text<'_>) -> Result<ObjectMap, ParseError> {
-    let mut p = JsonParser {
+    parse_with::<Logbridge>(text)
+}
+
+fn parse_with<B: JsonBuilder>(text: Text<'_>) -> Result<B::Object, ParseError> {
+    let mut p = JsonParser::<B> {
+        builder: PhantomData,
         text,
         input: text.input,
         // Valid JSON is UTF-8. Checking the whole record at once is much
@@ -85,10 +170,11 @@ enum Number {
 }
 
 impl Number {
-    fn into_value(self) -> Value {
+    #[inline(always)]
+    fn into_value<B: JsonBuilder>(self) -> B::Value {
         match self {
-            Number::Integer(i) => Value::Integer(i),
-            Number::Float(f) => Value::Float(f),
+            Number::Integer(i) => B::integer(i),
+            Number::Float(f) => B::float(f),
         }
     }
 }
@@ -99,7 +185,8 @@ enum Str {
     Owned(Vec<u8>),
 }
 
-struct JsonParser<'a> {
+struct JsonParser<'a, B> {
+    builder: PhantomData<B>,
     text: Text<'a>,
     input: &'a [u8],
     /// The input, when it is valid UTF-8.
@@ -108,7 +195,7 @@ struct JsonParser<'a> {
     depth: usize,
 }
 
-impl<'a> JsonParser<'a> {
+impl<'a, B: JsonBuilder> JsonParser<'a, B> {
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -128,15 +215,15 @@ impl<'a> JsonParser<'a> {
 
     /// A value; whitespace before it is already skipped.
     #[inline(always)]
-    fn value(&mut self) -> JsonResult<Value> {
+    fn value(&mut self) -> JsonResult<B::Value> {
         match self.peek() {
-            Some(b'"') => self.string_bytes().map(Value::Bytes),
-            Some(b'{') => self.object().map(Value::Object),
+            Some(b'"') => self.string_bytes().map(B::string),
+            Some(b'{') => self.object().map(B::object_value),
             Some(b'[') => self.array(),
-            Some(b't') => self.literal(b"true", Value::Bool(true)),
-            Some(b'f') => self.literal(b"false", Value::Bool(false)),
-            Some(b'n') => self.literal(b"null", Value::Null),
-            Some(b'-' | b'0'..=b'9') => self.number().map(Number::into_value),
+            Some(b't') => self.literal(b"true").map(|()| B::boolean(true)),
+            Some(b'f') => self.literal(b"false").map(|()| B::boolean(false)),
+            Some(b'n') => self.literal(b"null").map(|()| B::null()),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Number::into_value::<B>),
             Some(_) => Err(self.error("expected value")),
             None => Err(self.error("EOF while parsing a value")),
         }
@@ -160,17 +247,17 @@ impl<'a> JsonParser<'a> {
         Ok(())
     }
 
-    fn object(&mut self) -> JsonResult<ObjectMap> {
+    fn object(&mut self) -> JsonResult<B::Object> {
         self.enter()?;
         // Entries are collected in input order and sorted once at the end
         // (`ObjectMap::from_entries`, where the last duplicate wins).
-        let mut map: Vec<(KeyString, Value)> = Vec::with_capacity(12);
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(ObjectMap::new());
+            return Ok(B::object(Vec::new()));
         }
+        let mut map: Vec<(B::Key, B::Value)> = Vec::with_capacity(12);
         loop {
             match self.peek() {
                 Some(b'"') => {}
@@ -180,10 +267,10 @@ impl<'a> JsonParser<'a> {
             let key = self.string()?;
             let key = match &key {
                 Str::Borrowed { start, end } => match self.utf8.and_then(|s| s.get(*start..*end)) {
-                    Some(s) => KeyString::new(s),
-                    None => key_string(&self.input[*start..*end]),
+                    Some(s) => B::key(s),
+                    None => key_string::<B>(&self.input[*start..*end]),
                 },
-                Str::Owned(v) => key_string(v),
+                Str::Owned(v) => key_string::<B>(v),
             };
             self.skip_whitespace();
             match self.peek() {
@@ -198,11 +285,11 @@ impl<'a> JsonParser<'a> {
             match self.peek() {
                 Some(b'"') => {
                     let bytes = self.string_bytes()?;
-                    map.push((key, Value::Bytes(bytes)));
+                    map.push((key, B::string(bytes)));
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     let number = self.number()?;
-                    map.push((key, number.into_value()));
+                    map.push((key, number.into_value::<B>()));
                 }
                 _ => {
                     let value = self.value()?;
@@ -227,17 +314,17 @@ impl<'a> JsonParser<'a> {
             }
         }
         self.depth -= 1;
-        Ok(ObjectMap::from_entries(map))
+        Ok(B::object(map))
     }
 
-    fn array(&mut self) -> JsonResult<Value> {
+    fn array(&mut self) -> JsonResult<B::Value> {
         self.enter()?;
         let mut items = Vec::new();
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Array(items));
+            return Ok(B::array(items));
         }
         loop {
             items.push(self.value()?);
@@ -259,10 +346,10 @@ impl<'a> JsonParser<'a> {
             }
         }
         self.depth -= 1;
-        Ok(Value::Array(items))
+        Ok(B::array(items))
     }
 
-    fn literal(&mut self, word: &'static [u8], value: Value) -> JsonResult<Value> {
+    fn literal(&mut self, word: &'static [u8]) -> JsonResult<()> {
         for &expected in word {
             match self.peek() {
                 Some(b) if b == expected => self.pos += 1,
@@ -270,7 +357,7 @@ impl<'a> JsonParser<'a> {
                 None => return Err(self.error("EOF while parsing a value")),
             }
         }
-        Ok(value)
+        Ok(())
     }
 
     fn digits(&mut self) -> usize {
@@ -523,11 +610,8 @@ fn scan_string(s: &[u8]) -> (usize, u8) {
 
 /// A key from a string's content, already checked to be UTF-8 (so the
 /// lossy branch is never taken).
-fn key_string(content: &[u8]) -> KeyString {
-    match std::str::from_utf8(content) {
-        Ok(s) => KeyString::new(s),
-        Err(_) => KeyString::from_utf8_lossy(content),
-    }
+fn key_string<B: JsonBuilder>(content: &[u8]) -> B::Key {
+    B::key(&String::from_utf8_lossy(content))
 }
 
 /// Checks a string's content, which starts at `start` in the input.

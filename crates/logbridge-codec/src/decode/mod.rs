@@ -35,6 +35,8 @@ mod logfmt;
 mod pattern;
 mod syslog;
 
+pub use json::{JsonBuilder, parse_object as parse_json_object};
+
 use bytes::Bytes;
 use logbridge_event::ObjectMap;
 
