@@ -356,6 +356,13 @@ inputs = ["red"]
     results = {}
     results["logbridge"] = otlp_run("logbridge", logbridge_cmd, spans, port,
                                     env=dict(os.environ, LOGBRIDGE_LOG="warn"), load_args=settle, poll=watch_held)
+    # At saturation a span's latency is mostly the time its request queues
+    # behind the generator's others (16 in flight); the pipeline's own is
+    # measured below it, at half the rate just reached.
+    paced_rate = int(results["logbridge"][0]["sent_per_sec"] / 2)
+    paced, _ = otlp_run("logbridge paced", logbridge_cmd, spans // 2, port,
+                        env=dict(os.environ, LOGBRIDGE_LOG="warn"),
+                        load_args=[*settle, "--rate", str(paced_rate)])
     vector = find_vector()
     if vector:
         vport = free_port()
@@ -389,13 +396,17 @@ protocol.encoding.codec = "otlp"
         print(f"{name:<24}{r['sent_per_sec']:>14,.0f}{r['spans']:>12,}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{rss / 1024:>14.1f}")
     lb, lb_rss = results["logbridge"]
     print(f"logbridge: P99 added beyond the {DECISION_WAIT_SECS} s decision wait: "
-          f"{lb['p99_ms'] - DECISION_WAIT_SECS * 1000:.1f} ms; peak {held[0]:,} spans held, "
+          f"{lb['p99_ms'] - DECISION_WAIT_SECS * 1000:.1f} ms at saturation, "
+          f"{paced['p99_ms'] - DECISION_WAIT_SECS * 1000:.1f} ms at {paced_rate:,} spans/s offered "
+          f"(p50 {paced['p50_ms'] - DECISION_WAIT_SECS * 1000:.1f} ms); peak {held[0]:,} spans held, "
           f"{lb_rss * 1024 / max(held[0], 1):,.0f} bytes of peak RSS per held span")
     for name, (r, rss) in results.items():
         if name != "logbridge":
             print(f"logbridge / {name}: {lb['sent_per_sec'] / max(r['sent_per_sec'], 1):.2f}x spans/s in, "
                   f"{lb_rss / max(rss, 1):.2f}x peak RSS")
-    print(json.dumps({f"traces {k}": dict(r, peak_rss_kib=rss) for k, (r, rss) in results.items()}))
+    figures = {f"traces {k}": dict(r, peak_rss_kib=rss) for k, (r, rss) in results.items()}
+    figures["traces logbridge paced"] = dict(paced, offered_per_sec=paced_rate)
+    print(json.dumps(figures))
 
 
 # The transform pipelines: the same config runs in logbridge and Vector.

@@ -7,7 +7,10 @@
 //! test. Prints one JSON line: spans received, seconds from the first send
 //! to the last span received, spans per second; with `--settle-ms`, for a
 //! pipeline that samples, also the spans sent per second of sending and
-//! the latency percentiles of the spans received.
+//! the latency percentiles of the spans received. `--rate N` paces the
+//! sending at N spans per second instead of as fast as the pipeline takes
+//! them, so that latency can be measured below saturation (where it is
+//! the pipeline's own, not the time requests queue behind each other).
 //!
 //! The spans look like a web service's: about ten attributes of HTTP and
 //! database conventions, an event, one resource per request; traces of
@@ -44,6 +47,8 @@ struct Args {
     /// For a pipeline that samples: stop once no span came for this long
     /// after the last send, instead of waiting for every span.
     settle_ms: u64,
+    /// Spans per second to offer; 0 sends as fast as the pipeline takes.
+    rate: u64,
 }
 
 fn parse_args() -> Args {
@@ -55,6 +60,7 @@ fn parse_args() -> Args {
         batch: 100,
         concurrency: 16,
         settle_ms: 0,
+        rate: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,6 +73,7 @@ fn parse_args() -> Args {
             "--batch" => a.batch = value.parse().expect("--batch N"),
             "--concurrency" => a.concurrency = value.parse().expect("--concurrency N"),
             "--settle-ms" => a.settle_ms = value.parse().expect("--settle-ms N"),
+            "--rate" => a.rate = value.parse().expect("--rate SPANS_PER_SEC"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -286,6 +293,9 @@ async fn main() {
         .connect_lazy();
     let next = Arc::new(AtomicU64::new(0));
     let started = tally.started;
+    // Request `i` is due `i` request intervals after the start.
+    let interval =
+        (args.rate > 0).then(|| Duration::from_secs_f64(args.batch as f64 / args.rate as f64));
     let mut senders = Vec::new();
     for _ in 0..args.concurrency {
         let (channel, next, prepared, tally) = (
@@ -300,6 +310,9 @@ async fn main() {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= requests {
                     return;
+                }
+                if let Some(interval) = interval {
+                    tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
                 }
                 let mut request = prepared[(i % 64) as usize].clone();
                 stamp(&mut request, i);
