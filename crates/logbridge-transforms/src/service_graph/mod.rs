@@ -527,11 +527,13 @@ impl ServiceGraph {
 }
 
 impl Transform for ServiceGraph {
-    fn transform(&mut self, mut batch: EventBatch, _out: &mut TransformOutputs) {
+    fn transform(&mut self, batch: EventBatch, _out: &mut TransformOutputs) {
         let now = wall_clock_ns();
         self.expire(now);
-        for event in batch.take_events() {
-            if let Event::Span(span) = &event {
+        // Read in place: taking would copy spans that another consumer of
+        // the same batch holds.
+        for event in batch.events() {
+            if let Event::Span(span) = event {
                 self.accept(span, now);
             }
         }

@@ -463,10 +463,12 @@ impl SpanMetrics {
 }
 
 impl Transform for SpanMetrics {
-    fn transform(&mut self, mut batch: EventBatch, _out: &mut TransformOutputs) {
+    fn transform(&mut self, batch: EventBatch, _out: &mut TransformOutputs) {
         let now = wall_clock_ns();
-        for event in batch.take_events() {
-            if let Event::Span(span) = &event {
+        // Read in place: spans fanned out to `tail_sample` too would be
+        // copied whole if taken here while it holds the batch.
+        for event in batch.events() {
+            if let Event::Span(span) = event {
                 self.record(span, now);
             }
         }
