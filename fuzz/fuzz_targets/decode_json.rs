@@ -8,46 +8,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use logbridge_codec::bytes::Bytes;
-use logbridge_codec::decode::{JsonBuilder, parse_json_object};
+use logbridge_codec::decode::{EventValues, parse_json_object};
 use logbridge_codec::{Codec, Encoder, Parser, ParserConfig};
-use logbridge_event::{Event, KeyString, LogRecord, ObjectMap, Value};
-
-/// logbridge's values again, through the generic entry point.
-struct Values;
-
-impl JsonBuilder for Values {
-    type Key = KeyString;
-    type Value = Value;
-    type Object = ObjectMap;
-    fn key(text: &str) -> KeyString {
-        KeyString::from(text)
-    }
-    fn string(bytes: Bytes) -> Value {
-        Value::Bytes(bytes)
-    }
-    fn integer(n: i64) -> Value {
-        Value::Integer(n)
-    }
-    fn float(f: f64) -> Value {
-        assert!(f.is_finite());
-        Value::Float(f)
-    }
-    fn boolean(b: bool) -> Value {
-        Value::Bool(b)
-    }
-    fn null() -> Value {
-        Value::Null
-    }
-    fn array(items: Vec<Value>) -> Value {
-        Value::Array(items)
-    }
-    fn object(entries: Vec<(KeyString, Value)>) -> ObjectMap {
-        ObjectMap::from_entries(entries)
-    }
-    fn object_value(object: ObjectMap) -> Value {
-        Value::Object(object)
-    }
-}
+use logbridge_event::{Event, LogRecord};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(parser) = Parser::new(&ParserConfig::Json) else {
@@ -56,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let parsed = parser.parse(data);
     let shared = parser.parse_bytes(&Bytes::copy_from_slice(data), 0);
     assert_eq!(parsed, shared);
-    let generic = parse_json_object::<Values>(&Bytes::copy_from_slice(data));
+    let generic = parse_json_object::<EventValues>(&Bytes::copy_from_slice(data));
     assert_eq!(parsed, generic);
     let fields = match parsed {
         Ok(fields) => fields,

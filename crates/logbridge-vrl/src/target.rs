@@ -283,7 +283,7 @@ impl EventTarget {
             {
                 let mut copy = LogRecord::default();
                 for name in names.iter() {
-                    if name == "message" {
+                    if name == "message" && !log.body.is_null() {
                         copy.body = log.body.clone();
                     } else if let Some(value) = log.attributes.get(name) {
                         copy.attributes.insert(name.clone(), value.clone());

@@ -43,10 +43,10 @@ pub trait JsonBuilder {
     fn object_value(object: Self::Object) -> Self::Value;
 }
 
-/// logbridge's own values.
-struct Logbridge;
+/// logbridge's own values (what the `json` parser builds).
+pub struct EventValues;
 
-impl JsonBuilder for Logbridge {
+impl JsonBuilder for EventValues {
     type Key = KeyString;
     type Value = Value;
     type Object = ObjectMap;
@@ -104,7 +104,7 @@ pub fn parse_object<B: JsonBuilder>(input: &Bytes) -> Result<B::Object, ParseErr
 const MAX_DEPTH: usize = 128;
 
 pub(super) fn parse(text: Text<'_>) -> Result<ObjectMap, ParseError> {
-    parse_with::<Logbridge>(text)
+    parse_with::<EventValues>(text)
 }
 
 fn parse_with<B: JsonBuilder>(text: Text<'_>) -> Result<B::Object, ParseError> {

@@ -35,7 +35,7 @@ mod logfmt;
 mod pattern;
 mod syslog;
 
-pub use json::{JsonBuilder, parse_object as parse_json_object};
+pub use json::{EventValues, JsonBuilder, parse_object as parse_json_object};
 
 use bytes::Bytes;
 use logbridge_event::ObjectMap;
