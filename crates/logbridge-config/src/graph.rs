@@ -172,8 +172,6 @@ pub(crate) struct BrokenConsumer {
     pub what: &'static str,
 }
 
-/// Reports inputs of invalid components that do not exist (the kinds they
-/// take are unknown, so kinds are not checked).
 /// Warns where a transform that holds events by design (`tail_sample`)
 /// reads, directly or through other transforms, from a receiver that
 /// answers its clients only once the sinks have the data: every request
@@ -212,6 +210,8 @@ pub(crate) fn warn_held_answers(config: &Config, warnings: &mut Vec<ConfigError>
     }
 }
 
+/// Reports inputs of invalid components that do not exist (the kinds they
+/// take are unknown, so kinds are not checked).
 pub(crate) fn check_broken_inputs(
     config: &Config,
     broken: &HashSet<String>,

@@ -22,7 +22,7 @@ pub use batch::EventBatch;
 pub use event::{DataKind, Event};
 pub use finalizer::{BatchNotifier, BatchStatus, Finalizers, HeldFinalizers};
 pub use log::{EMPTY_RESOURCE, EMPTY_SCOPE, KafkaPosition, LogRecord, Resource, Scope};
-pub use map::Entry;
+pub use map::{Entry, cmp_key};
 pub use metric::{
     Bucket, Exemplar, ExponentialBuckets, ExponentialHistogram, FLAG_NO_RECORDED_VALUE, Metric,
     MetricKind, MetricValue, Number, Quantile, Temporality, same_bounds,

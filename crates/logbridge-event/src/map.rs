@@ -165,7 +165,7 @@ impl ObjectMap {
 /// Byte-wise key order. Keys are short, so an inlined loop beats a call to
 /// `memcmp` (which dominated profiles of map building and lookup).
 #[inline]
-fn cmp_key(a: &str, b: &str) -> Ordering {
+pub fn cmp_key(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     for (x, y) in a.iter().zip(b) {
         if x != y {

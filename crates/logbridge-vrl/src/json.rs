@@ -169,26 +169,15 @@ impl JsonBuilder for Vrl {
     #[inline(always)]
     fn object(mut entries: Vec<(KeyString, Value)>) -> ObjectMap {
         // A B-tree built from entries sorts them stably and keeps the last
-        // of equal keys, as JSON wants. Sorting them first with an inline
-        // comparison leaves it sorted input, which it checks in one pass:
-        // its own sort calls `memcmp` for every comparison.
-        entries.sort_by(|a, b| compare(a.0.as_bytes(), b.0.as_bytes()));
+        // of equal keys, as JSON wants. Sorting them first with the event
+        // maps' inline comparison leaves it sorted input, which it checks
+        // in one pass: its own sort calls `memcmp` for every comparison.
+        entries.sort_by(|a, b| logbridge_event::cmp_key(&a.0, &b.0));
         entries.into_iter().collect()
     }
     fn object_value(object: ObjectMap) -> Value {
         Value::Object(object)
     }
-}
-
-/// Byte order, as `[u8]`'s `Ord` (keys are short, so a loop beats a call).
-#[inline(always)]
-fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 /// What VRL's `parse_json` does without `max_depth`: invalid UTF-8 replaced

@@ -79,11 +79,15 @@ fn convert_in(value: Value, path: &mut Vec<Segment>, nans: &mut NanSlots) -> Vrl
 }
 
 /// Converts one top-level field of an object; NaN paths start at the
-/// field.
+/// field. The field's name joins a path only when a NaN needs it, so a
+/// scalar field converts without allocating.
 pub fn field_to_vrl(key: KeyString, value: Value, nans: &mut NanSlots) -> (VrlKey, VrlValue) {
     let vrl_key = VrlKey::from(key.as_str());
-    let mut path = vec![Segment::Field(key)];
-    let converted = convert_in(value, &mut path, nans);
+    let first_new = nans.slots.len();
+    let converted = convert_in(value, &mut Vec::new(), nans);
+    for (path, _) in &mut nans.slots[first_new..] {
+        path.insert(0, Segment::Field(key.clone()));
+    }
     (vrl_key, converted)
 }
 
